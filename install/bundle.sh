@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# bundle.sh — a self-contained Lowbit for a GPU server that has PyTorch but no JDK and no network:
+# a jlink runtime of JDK 25 with only the modules needed, our jars and their runtime dependencies,
+# the kernels-gpu sources (built against the server's torch on first run), the launcher, and
+# (unless --no-tests) the test suite with JUnit's console launcher.
+#   bash install/bundle.sh [--no-tests]   ->  dist/lowbit-bundle/ and dist/lowbit-bundle.tgz
+# On the server: tar xzf lowbit-bundle.tgz && lowbit-bundle/lowbit demo   (or: test, bench, run CLASS)
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+cd "$LOWBIT_ROOT"
+
+with_tests=1
+[ "${1:-}" = --no-tests ] && with_tests=0
+
+bash install/install.sh
+find_jdk
+junit_console=1.11.4
+out=dist/lowbit-bundle
+rm -rf "$out" dist/lowbit-bundle.tgz
+mkdir -p "$out"/{lib,native,install,bench} "$out/kernels-gpu"
+
+cp dist/lib/*.jar "$out/lib/"
+jars=("$out"/lib/*.jar)
+if [ $with_tests = 1 ]; then
+  mkdir -p "$out/test/tests"
+  if [ ! -f dsl/target/lowbit-dsl-*-tests.jar ] 2>/dev/null || [ -n "$(find dsl/src/test -newer dsl/target/lowbit-dsl-*-tests.jar -print -quit)" ]; then
+    mvn -q -B -Dstyle.color=never -DskipTests package >/dev/null
+  fi
+  cp dsl/target/lowbit-dsl-*-tests.jar "$out/test/tests/"
+  mvn -q -B -Dstyle.color=never dependency:copy -Dartifact="org.junit.platform:junit-platform-console-standalone:$junit_console" \
+      -DoutputDirectory="$out/test" >/dev/null
+  mv "$out/test/junit-platform-console-standalone-$junit_console.jar" "$out/test/junit-platform-console-standalone.jar"
+  jars+=("$out/test/junit-platform-console-standalone.jar")
+fi
+
+# only the JDK modules our jars use (and JUnit's launcher, when tests travel)
+modules=$("$JAVA_HOME/bin/jdeps" --ignore-missing-deps --multi-release 25 --print-module-deps "${jars[@]}" 2>/dev/null)
+modules="${modules:-java.base},jdk.zipfs"
+say "jlink runtime with modules: $modules"
+"$JAVA_HOME/bin/jlink" --add-modules "$modules" --output "$out/runtime" \
+  --strip-debug --no-man-pages --no-header-files --compress=zip-9
+
+cp -r kernels-gpu/CMakeLists.txt kernels-gpu/include kernels-gpu/src kernels-gpu/cuda "$out/kernels-gpu/"
+cp install/common.sh install/build-bridge.sh "$out/install/"
+cp bench/torch_engine.py "$out/bench/"
+cp lowbit "$out/"
+
+tar czf dist/lowbit-bundle.tgz -C dist lowbit-bundle
+size=$(du -m dist/lowbit-bundle.tgz | cut -f1)
+say "bundle: dist/lowbit-bundle.tgz, ${size} MB ($(du -sm "$out" | cut -f1) MB unpacked)"
+[ "$size" -lt 60 ] || say "warning: the bundle is over 60 MB"
