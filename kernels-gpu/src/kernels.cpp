@@ -1,5 +1,7 @@
 // kernels.cpp — entries for our own kernels. Each uses its CUDA kernel when the bridge was built
 // with CUDA and the tensors suit it, and the same computation in ATen otherwise.
+#include <c10/core/GradMode.h>
+
 #include "guard.hpp"
 
 #ifdef LOWBIT_WITH_CUDA
@@ -20,7 +22,7 @@ int lb_abs_accumulate(lb_tensor acc_handle, lb_tensor g_handle) {
                 acc.scalar_type());
     TORCH_CHECK(acc.sizes() == g.sizes(), "abs_accumulate: shapes differ, ", acc.sizes(), " vs ", g.sizes());
     TORCH_CHECK(acc.device() == g.device(), "abs_accumulate: devices differ, ", acc.device(), " vs ", g.device());
-    at::NoGradGuard no_grad;
+    c10::NoGradGuard no_grad;
 #ifdef LOWBIT_WITH_CUDA
     if (acc.is_cuda() && acc.is_contiguous() && g.is_contiguous()) {
       lowbit::cuda::abs_accumulate(acc, g);
