@@ -204,6 +204,24 @@ public final class Tensor implements AutoCloseable {
     }
   }
 
+  /** Bytes the elements take in their own dtype. */
+  public long byteSize() {
+    return numel() * dtype().bytes;
+  }
+
+  /**
+   * Copies the elements, row-major, in their own dtype (bf16 stays two bytes), into {@code dst}
+   * (native memory, exactly {@link #byteSize()} bytes). For writing checkpoints.
+   */
+  public void copyRawTo(MemorySegment dst) {
+    if (!dst.isNative()) throw new IllegalArgumentException("copyRawTo needs native memory");
+    try {
+      Bridge.check((int) Bridge.TO_HOST.invokeExact(handle(), dst, dst.byteSize()));
+    } catch (Throwable t) {
+      throw Bridge.rethrow(t);
+    }
+  }
+
   // ---------------------------------------------------------------- autograd
 
   public Tensor requiresGrad(boolean flag) {

@@ -178,6 +178,23 @@ public final class Torch {
     }
   }
 
+  /**
+   * A new tensor on {@code device} holding a copy of raw elements of {@code dtype} (row-major) in
+   * native memory, e.g. a memory-mapped checkpoint: nothing passes through the Java heap.
+   */
+  public static Tensor fromNative(MemorySegment data, DType dtype, long[] shape, Device device) {
+    if (!data.isNative()) throw new IllegalArgumentException("fromNative needs native memory");
+    if (data.byteSize() % dtype.bytes != 0)
+      throw new IllegalArgumentException(data.byteSize() + " bytes is not a whole number of " + dtype + " elements");
+    ValueLayout element = switch (dtype.bytes) {
+      case 1 -> ValueLayout.JAVA_BYTE;
+      case 2 -> ValueLayout.JAVA_SHORT;
+      case 4 -> ValueLayout.JAVA_INT;
+      default -> ValueLayout.JAVA_LONG;
+    };
+    return fromHost(data, element, data.byteSize() / dtype.bytes, dtype, shape, device);
+  }
+
   /** A 0-d tensor. */
   public static Tensor scalar(double value, DType dtype) {
     return full(value, dtype, Device.defaultDevice());

@@ -1,0 +1,16 @@
+package io.lowbit.model;
+
+/** Text to token ids and back. Implementations: llama2.c's tokenizer.bin, Hugging Face tokenizer.json. */
+public interface Tokenizer {
+  /** Token ids of {@code text}, with BOS in front and/or EOS behind when asked. */
+  int[] encode(String text, boolean bos, boolean eos);
+
+  /** The text of {@code ids}; BOS and EOS are dropped. Decoding what encode gave returns the text. */
+  String decode(int[] ids);
+
+  int bos();
+
+  int eos();
+
+  int vocabSize();
+}
