@@ -60,6 +60,18 @@ public final class Tensor implements AutoCloseable {
     cleanable.clean();
   }
 
+  /**
+   * Takes this tensor out of the scope that would free it: long-lived owners (a model's weights)
+   * call this and close the tensor themselves. Returns this.
+   */
+  public Tensor escape() {
+    if (owner != null) {
+      owner.forget(this);
+      owner = null;
+    }
+    return this;
+  }
+
   public boolean isClosed() {
     return closed;
   }
@@ -293,6 +305,10 @@ public final class Tensor implements AutoCloseable {
 
   public Tensor add(Tensor o) { return Ops.ADD.call1(this, o); }
   public Tensor add(double v) { return Ops.ADD_S.call1(this, v); }
+  /** An integer scalar keeps integer tensors integer (a double would promote them to float). */
+  public Tensor add(long v) { return Ops.ADD_S.call1(this, v); }
+  public Tensor sub(long v) { return Ops.SUB_S.call1(this, v); }
+  public Tensor mul(long v) { return Ops.MUL_S.call1(this, v); }
   public Tensor sub(Tensor o) { return Ops.SUB.call1(this, o); }
   public Tensor sub(double v) { return Ops.SUB_S.call1(this, v); }
   public Tensor mul(Tensor o) { return Ops.MUL.call1(this, o); }

@@ -1,0 +1,309 @@
+package io.lowbit.model;
+
+import io.lowbit.torch.DType;
+import io.lowbit.torch.Device;
+import io.lowbit.torch.Scope;
+import io.lowbit.torch.Tensor;
+import io.lowbit.torch.Torch;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A Llama/Qwen2 decoder: token embedding, blocks of (RMSNorm → attention with RoPE and GQA →
+ * residual, RMSNorm → SwiGLU MLP → residual), final RMSNorm, lm_head. The whole forward pass is
+ * {@link #forward(Tensor, Tensor, Tensor, KvCache)}. Weights use Hugging Face names and layout.
+ */
+public final class Model implements AutoCloseable {
+  /** One decoder block; its linears are what quantization replaces. */
+  public record Block(Tensor attnNorm, Linear q, Linear k, Linear v, Linear o, Tensor mlpNorm, Linear gate, Linear up, Linear down) {
+    /** In the true-sequential order GPTQ quantizes them: k, v, q, o, up, gate, down. */
+    public List<Linear> linears() {
+      return List.of(q, k, v, o, gate, up, down);
+    }
+  }
+
+  private final Config config;
+  private final Tokenizer tokenizer;
+  private final Device device;
+  private final String source;
+  private final Tensor embed;     // [vocab, hidden]
+  private final Tensor lmHead;    // [vocab, hidden]; a second handle to embed when tied
+  private final Tensor finalNorm; // [hidden]
+  private final List<Block> blocks;
+  private final Rope rope;
+
+  private Model(Config config, Tokenizer tokenizer, Device device, String source, Tensor embed, Tensor lmHead,
+      Tensor finalNorm, List<Block> blocks, Rope rope) {
+    this.config = config;
+    this.tokenizer = tokenizer;
+    this.device = device;
+    this.source = source;
+    this.embed = embed;
+    this.lmHead = lmHead;
+    this.finalNorm = finalNorm;
+    this.blocks = List.copyOf(blocks);
+    this.rope = rope;
+  }
+
+  // ---------------------------------------------------------------- construction
+
+  /** Hugging Face name of every tensor the config calls for, with its shape. */
+  public static Map<String, long[]> expectedTensors(Config c) {
+    Map<String, long[]> m = new LinkedHashMap<>();
+    long h = c.hiddenSize(), f = c.intermediateSize();
+    m.put("model.embed_tokens.weight", new long[] {c.vocabSize(), h});
+    for (int i = 0; i < c.numLayers(); i++) {
+      String p = "model.layers." + i + ".";
+      m.put(p + "input_layernorm.weight", new long[] {h});
+      m.put(p + "self_attn.q_proj.weight", new long[] {c.qDim(), h});
+      m.put(p + "self_attn.k_proj.weight", new long[] {c.kvDim(), h});
+      m.put(p + "self_attn.v_proj.weight", new long[] {c.kvDim(), h});
+      if (c.architecture().attentionBias()) {
+        m.put(p + "self_attn.q_proj.bias", new long[] {c.qDim()});
+        m.put(p + "self_attn.k_proj.bias", new long[] {c.kvDim()});
+        m.put(p + "self_attn.v_proj.bias", new long[] {c.kvDim()});
+      }
+      m.put(p + "self_attn.o_proj.weight", new long[] {h, c.qDim()});
+      m.put(p + "post_attention_layernorm.weight", new long[] {h});
+      m.put(p + "mlp.gate_proj.weight", new long[] {f, h});
+      m.put(p + "mlp.up_proj.weight", new long[] {f, h});
+      m.put(p + "mlp.down_proj.weight", new long[] {h, f});
+    }
+    m.put("model.norm.weight", new long[] {h});
+    if (!c.tieWordEmbeddings()) m.put("lm_head.weight", new long[] {c.vocabSize(), h});
+    return m;
+  }
+
+  /**
+   * Builds a model that owns {@code weights} (Hugging Face names, all on {@code device}). Every
+   * tensor the config names must be there with its shape; errors name {@code origin} and the tensor.
+   */
+  static Model of(Config c, Map<String, Tensor> weights, Tokenizer tokenizer, Device device, String origin) {
+    for (var e : expectedTensors(c).entrySet()) {
+      Tensor t = weights.get(e.getKey());
+      if (t == null) throw new CheckpointException(origin + ": tensor '" + e.getKey() + "' is missing");
+      if (!Arrays.equals(t.shape(), e.getValue()))
+        throw new CheckpointException(origin + ": tensor '" + e.getKey() + "' has shape " + Arrays.toString(t.shape())
+            + " but the config implies " + Arrays.toString(e.getValue()));
+    }
+    for (Tensor t : weights.values()) t.escape();
+    List<Block> blocks = new ArrayList<>();
+    for (int i = 0; i < c.numLayers(); i++) {
+      String p = "model.layers." + i + ".";
+      String n = "layers." + i + ".";
+      blocks.add(new Block(weights.get(p + "input_layernorm.weight"),
+          new Linear(n + "attn.q", weights.get(p + "self_attn.q_proj.weight"), weights.get(p + "self_attn.q_proj.bias")),
+          new Linear(n + "attn.k", weights.get(p + "self_attn.k_proj.weight"), weights.get(p + "self_attn.k_proj.bias")),
+          new Linear(n + "attn.v", weights.get(p + "self_attn.v_proj.weight"), weights.get(p + "self_attn.v_proj.bias")),
+          new Linear(n + "attn.o", weights.get(p + "self_attn.o_proj.weight"), null),
+          weights.get(p + "post_attention_layernorm.weight"),
+          new Linear(n + "mlp.gate", weights.get(p + "mlp.gate_proj.weight"), null),
+          new Linear(n + "mlp.up", weights.get(p + "mlp.up_proj.weight"), null),
+          new Linear(n + "mlp.down", weights.get(p + "mlp.down_proj.weight"), null)));
+    }
+    Tensor embed = weights.get("model.embed_tokens.weight");
+    Tensor head = c.tieWordEmbeddings() ? embed.share().escape() : weights.get("lm_head.weight");
+    return new Model(c, tokenizer, device, origin, embed, head, weights.get("model.norm.weight"), blocks, new Rope(c, device));
+  }
+
+  // ---------------------------------------------------------------- facts
+
+  public Config config() { return config; }
+  public Tokenizer tokenizer() { return tokenizer; }
+  public Device device() { return device; }
+  public DType dtype() { return embed.dtype(); }
+  /** Where the model came from: a path, or "random:preset". */
+  public String source() { return source; }
+  public List<Block> blocks() { return blocks; }
+
+  /** Every quantizable linear, block by block, in {@link Block#linears()} order. */
+  public List<Linear> linears() {
+    List<Linear> all = new ArrayList<>();
+    for (Block b : blocks) all.addAll(b.linears());
+    return Collections.unmodifiableList(all);
+  }
+
+  /** The linear called {@code name}, e.g. "layers.3.mlp.down". */
+  public Linear linear(String name) {
+    for (Linear l : linears()) if (l.name().equals(name)) return l;
+    throw new IllegalArgumentException("no linear '" + name + "' (names look like layers.0.attn.q, layers.0.mlp.down)");
+  }
+
+  /** All weights under their Hugging Face names (the model keeps ownership). */
+  public Map<String, Tensor> weights() {
+    Map<String, Tensor> m = new LinkedHashMap<>();
+    m.put("model.embed_tokens.weight", embed);
+    for (int i = 0; i < blocks.size(); i++) {
+      Block b = blocks.get(i);
+      String p = "model.layers." + i + ".";
+      m.put(p + "input_layernorm.weight", b.attnNorm());
+      for (var e : Map.of("q", b.q(), "k", b.k(), "v", b.v(), "o", b.o()).entrySet()) {
+        m.put(p + "self_attn." + e.getKey() + "_proj.weight", e.getValue().weight());
+        if (e.getValue().bias() != null) m.put(p + "self_attn." + e.getKey() + "_proj.bias", e.getValue().bias());
+      }
+      m.put(p + "post_attention_layernorm.weight", b.mlpNorm());
+      m.put(p + "mlp.gate_proj.weight", b.gate().weight());
+      m.put(p + "mlp.up_proj.weight", b.up().weight());
+      m.put(p + "mlp.down_proj.weight", b.down().weight());
+    }
+    m.put("model.norm.weight", finalNorm);
+    if (!config.tieWordEmbeddings()) m.put("lm_head.weight", lmHead);
+    return m;
+  }
+
+  /**
+   * A model sharing this one's tensors (no copy), whose linear weights can be replaced without
+   * touching this model: how "quantize into a new model" stays cheap.
+   */
+  public Model copy() {
+    List<Block> bs = new ArrayList<>();
+    for (Block b : blocks)
+      bs.add(new Block(b.attnNorm().share().escape(), b.q().copy(), b.k().copy(), b.v().copy(), b.o().copy(),
+          b.mlpNorm().share().escape(), b.gate().copy(), b.up().copy(), b.down().copy()));
+    for (Block b : bs) for (Linear l : b.linears()) { l.weight().escape(); if (l.bias() != null) l.bias().escape(); }
+    return new Model(config, tokenizer, device, source, embed.share().escape(), lmHead.share().escape(),
+        finalNorm.share().escape(), bs, new Rope(config, device));
+  }
+
+  // ---------------------------------------------------------------- forward
+
+  /**
+   * Logits [B, T, vocab] for tokens [B, T] (int64). {@code attentionMask} [B, T] marks real tokens
+   * with 1 and padding with 0 (left or right padding); null means no padding.
+   */
+  public Tensor forward(Tensor tokens, Tensor attentionMask) {
+    if (attentionMask == null) {
+      try (Scope s = Scope.open()) {
+        Tensor positions = Torch.arange(0, tokens.size(1), 1, DType.I64, device).unsqueeze(0).expand(tokens.size(0), tokens.size(1));
+        return s.keep(forward(tokens, positions, null, null));
+      }
+    }
+    try (Scope s = Scope.open()) {
+      Tensor valid = attentionMask.to(DType.BOOL);
+      Tensor positions = positionsOf(valid);
+      return s.keep(forward(tokens, positions, keepMask(valid, tokens.size(1)), null));
+    }
+  }
+
+  /** Position of each token: real tokens count 0, 1, 2, …; padding gets 0. */
+  static Tensor positionsOf(Tensor valid) {
+    try (Scope s = Scope.open()) {
+      Tensor p = valid.to(DType.I64).cumsum(1).sub(1L);
+      return s.keep(p.maskedFill(p.lt(0L), 0));
+    }
+  }
+
+  /**
+   * Boolean keep-mask [B, 1, T, S] for the last T of S key slots: causal, keys must be valid, and
+   * every query sees itself (so padding rows stay finite; their outputs are never used).
+   */
+  static Tensor keepMask(Tensor keyValid, long t) {
+    try (Scope s = Scope.open()) {
+      long b = keyValid.size(0), sl = keyValid.size(1);
+      Device d = keyValid.device();
+      Tensor causal = Torch.ones(DType.BOOL, d, t, sl).tril(sl - t);
+      Tensor self = Torch.ones(DType.BOOL, d, t, sl).tril(sl - t).logicalAnd(Torch.ones(DType.BOOL, d, t, sl).triu(sl - t));
+      Tensor keep = causal.unsqueeze(0).logicalAnd(keyValid.view(b, 1, sl)).logicalOr(self.unsqueeze(0));
+      return s.keep(keep.unsqueeze(1));
+    }
+  }
+
+  /**
+   * The forward pass. tokens [B, T]; positions [B, T] (RoPE); keep [B, 1, T, S] boolean or null
+   * for plain causal attention; cache holds earlier keys/values (null: none). Returns logits.
+   */
+  Tensor forward(Tensor tokens, Tensor positions, Tensor keep, KvCache cache) {
+    long b = tokens.size(0), t = tokens.size(1);
+    int heads = config.numHeads(), kvHeads = config.numKvHeads(), hd = config.headDim();
+    try (Scope s = Scope.open()) {
+      Tensor h = Torch.embedding(embed, tokens);                                   // [B, T, hidden]
+      for (int i = 0; i < blocks.size(); i++) {
+        Block L = blocks.get(i);
+        Tensor next;
+        try (Scope layer = Scope.open()) {
+          Interrupts.check();
+          Tensor x = rmsNorm(h, L.attnNorm());
+          Tensor q = rope.apply(L.q().forward(x).view(b, t, heads, hd).transpose(1, 2), positions);
+          Tensor k = rope.apply(L.k().forward(x).view(b, t, kvHeads, hd).transpose(1, 2), positions);
+          Tensor v = L.v().forward(x).view(b, t, kvHeads, hd).transpose(1, 2);
+          if (cache != null) {
+            k = cache.keys(i, k);
+            v = cache.values(i, v);
+          }
+          Tensor a = Torch.scaledDotProductAttention(q, repeatKv(k), repeatKv(v), keep, keep == null);
+          h = h.add(L.o().forward(a.transpose(1, 2).reshape(b, t, (long) heads * hd)));
+          x = rmsNorm(h, L.mlpNorm());
+          next = layer.keep(h.add(L.down().forward(L.gate().forward(x).silu().mul(L.up().forward(x)))));
+        }
+        h = next; // autograd keeps what backward needs; our handles to the rest are gone
+      }
+      if (cache != null) cache.advance(t);
+      return s.keep(Torch.linear(rmsNorm(h, finalNorm), lmHead, null));
+    }
+  }
+
+  /** Grouped-query attention: each key/value head serves numHeads / numKvHeads query heads. */
+  private Tensor repeatKv(Tensor x) {
+    int rep = config.numHeads() / config.numKvHeads();
+    if (rep == 1) return x;
+    long b = x.size(0), s = x.size(2);
+    return x.unsqueeze(2).expand(b, config.numKvHeads(), rep, s, config.headDim()).reshape(b, config.numHeads(), s, config.headDim());
+  }
+
+  /** x / rms(x) · w, computed in float32 (or float64 for a float64 model) and cast back, as the references do. */
+  private Tensor rmsNorm(Tensor x, Tensor w) {
+    try (Scope s = Scope.open()) {
+      Tensor xf = x.dtype() == DType.F64 ? x : x.to(DType.F32);
+      Tensor normed = xf.mul(xf.square().mean(new long[] {-1}, true).add(config.rmsNormEps()).rsqrt()).to(x.dtype());
+      return s.keep(normed.mul(w));
+    }
+  }
+
+  /**
+   * Mean next-token cross-entropy over every position t ≥ 1 of tokens [B, T] (float32 at least), skipping
+   * targets where {@code mask} [B, T] is 0 (padding, or positions the caller excludes). mask may be null.
+   */
+  public Tensor loss(Tensor tokens, Tensor mask) {
+    try (Scope s = Scope.open()) {
+      long b = tokens.size(0), t = tokens.size(1);
+      Tensor logits = forward(tokens, mask);
+      Tensor predicted = logits.narrow(1, 0, t - 1).reshape(b * (t - 1), config.vocabSize());
+      if (predicted.dtype() != DType.F64) predicted = predicted.to(DType.F32); // bf16 logits: the loss in float32
+      Tensor targets = tokens.narrow(1, 1, t - 1);
+      if (mask != null) targets = targets.maskedFill(mask.narrow(1, 1, t - 1).eq(0), -100);
+      return s.keep(Torch.crossEntropy(predicted, targets.reshape(b * (t - 1))));
+    }
+  }
+
+  /** Token ids as a [1, n] int64 tensor on this model's device. */
+  public Tensor tokens(int... ids) {
+    long[] l = new long[ids.length];
+    for (int i = 0; i < ids.length; i++) l[i] = ids[i];
+    try (Scope s = Scope.open()) {
+      return s.keep(Torch.tensor(l, 1, l.length).to(device));
+    }
+  }
+
+  @Override
+  public void close() {
+    embed.close();
+    lmHead.close();
+    finalNorm.close();
+    for (Block b : blocks) {
+      b.attnNorm().close();
+      b.mlpNorm().close();
+      for (Linear l : b.linears()) l.close();
+    }
+    rope.close();
+  }
+
+  @Override
+  public String toString() {
+    return String.format(java.util.Locale.ROOT, "Model[%s, %s, %d layers, hidden %d, %.2fM parameters, %s on %s]",
+        source, config.architecture(), config.numLayers(), config.hiddenSize(), config.parameterCount() / 1e6, dtype(), device);
+  }
+}
