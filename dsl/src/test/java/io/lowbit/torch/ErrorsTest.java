@@ -50,6 +50,7 @@ class ErrorsTest {
 
   @Test
   void aFailedCallLeaksNothing() {
+    MemoryTest.settleCleaner();
     long before = Torch.liveTensors();
     try (Scope s = Scope.open()) {
       Tensor a = Torch.zeros(2, 3);

@@ -21,6 +21,23 @@ class MemoryTest {
     return d.isCuda() ? Cuda.memoryAllocated(d.index()) : 0;
   }
 
+  /** Runs the garbage collector until the Cleaner has nothing left to free. */
+  static void settleCleaner() {
+    long last = -1;
+    for (int stable = 0, i = 0; stable < 3 && i < 100; i++) {
+      System.gc();
+      try {
+        Thread.sleep(20);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+      long now = Torch.liveTensors();
+      stable = now == last ? stable + 1 : 0;
+      last = now;
+    }
+  }
+
   private static void churn(int rounds) {
     for (int i = 0; i < rounds; i++) {
       try (Scope s = Scope.open()) {
@@ -34,7 +51,7 @@ class MemoryTest {
   @Test
   void tenThousandTensorsInScopesLeaveNothingBehind() throws IOException {
     churn(500); // warm up allocator caches and JIT
-    System.gc();
+    settleCleaner(); // earlier tests' forgotten tensors must not be freed during the measurement
     long handles = Torch.liveTensors(), rss = residentBytes(), device = deviceBytes();
     churn(10_000);
     assertEquals(handles, Torch.liveTensors(), "tensor handles alive");
@@ -46,6 +63,7 @@ class MemoryTest {
 
   @Test
   void keepMovesATensorToTheEnclosingScope() {
+    settleCleaner();
     long before = Torch.liveTensors();
     try (Scope outer = Scope.open()) {
       Tensor kept;
@@ -63,6 +81,7 @@ class MemoryTest {
 
   @Test
   void closingEarlyLeavesTheScopeConsistent() {
+    settleCleaner();
     long before = Torch.liveTensors();
     try (Scope s = Scope.open()) {
       Tensor a = Torch.ones(2);
@@ -75,6 +94,7 @@ class MemoryTest {
 
   @Test
   void theCleanerFreesForgottenTensors() throws InterruptedException {
+    settleCleaner();
     long before = Torch.liveTensors();
     for (int i = 0; i < 1000; i++) Torch.ones(4); // no scope, never closed
     for (int i = 0; i < 50 && Torch.liveTensors() > before; i++) {
