@@ -13,4 +13,9 @@ public interface Tokenizer {
   int eos();
 
   int vocabSize();
+
+  /** The files that define it, copied beside a saved checkpoint. */
+  default java.util.List<java.nio.file.Path> files() {
+    return java.util.List.of();
+  }
 }

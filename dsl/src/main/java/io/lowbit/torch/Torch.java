@@ -264,19 +264,40 @@ public final class Torch {
   /** The explicit attention, the fallback for libtorch before 2.0 (and a reference in tests). */
   public static Tensor attentionExplicit(Tensor q, Tensor k, Tensor v, Tensor attnMask, boolean causal) {
     try (Scope scope = Scope.open()) {
-      long t = q.size(-2), s = k.size(-2);
-      Tensor scores = q.matmul(k.transpose(-2, -1)).mul(1.0 / Math.sqrt(q.size(-1)));
-      if (causal) {
-        Tensor future = ones(DType.BOOL, q.device(), t, s).triu(s - t + 1);
-        scores = scores.maskedFill(future, Double.NEGATIVE_INFINITY);
-      }
+      long[] qs = q.shape();
+      long t = q.size(-2), s = k.size(-2), d = q.size(-1);
+      long batch = q.numel() / (t * d);
+      // additive mask [T, S] (0 or -inf), or [.., T, S] from the caller's mask
+      Tensor bias = null;
+      if (causal) bias = full(Double.NEGATIVE_INFINITY, q.dtype(), q.device(), t, s).triu(s - t + 1);
       if (attnMask != null) {
-        scores = attnMask.dtype() == DType.BOOL
-            ? scores.maskedFill(attnMask.logicalNot(), Double.NEGATIVE_INFINITY)
-            : scores.add(attnMask);
+        Tensor m = attnMask.dtype() == DType.BOOL
+            ? zeros(q.dtype(), q.device(), attnMask.shape()).maskedFill(attnMask.logicalNot(), Double.NEGATIVE_INFINITY)
+            : attnMask;
+        bias = bias == null ? m : bias.add(m);
       }
-      return scope.keep(scores.softmax(-1).matmul(v));
+      Tensor q3 = q.reshape(batch, t, d), kT = k.reshape(batch, s, d).transpose(1, 2), v3 = v.reshape(batch, s, v.size(-1));
+      Tensor scores;
+      if (bias == null) {
+        scores = q3.mul(1.0 / Math.sqrt(d)).bmm(kT);
+      } else {
+        // one pass: bias + scale·(q·kᵀ), the bias broadcast over the leading dims
+        long[] bshape = bias.shape();
+        long lead = 1;
+        for (int i = 0; i < bshape.length - 2; i++) lead *= bshape[i];
+        Tensor b3 = lead == 1 ? bias.reshape(t, s) : bias.expand(concat(java.util.Arrays.copyOf(qs, qs.length - 2), t, s)).reshape(batch, t, s);
+        scores = call1("aten::baddbmm", "", b3, q3, kT, 1.0, 1.0 / Math.sqrt(d));
+      }
+      long[] out = qs.clone();
+      out[out.length - 1] = v.size(-1);
+      return scope.keep(scores.softmax(-1).bmm(v3).view(out));
     }
+  }
+
+  private static long[] concat(long[] head, long... tail) {
+    long[] r = java.util.Arrays.copyOf(head, head.length + tail.length);
+    System.arraycopy(tail, 0, r, head.length, tail.length);
+    return r;
   }
 
   /** Cholesky factor of a symmetric positive definite matrix; info > 0 where it failed (no exception). */
