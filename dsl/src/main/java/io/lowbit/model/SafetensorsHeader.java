@@ -118,6 +118,12 @@ final class SafetensorsHeader {
     return new CheckpointException(file + ": " + field + " " + problem);
   }
 
+  /** gson's description of a JSON error, without its advice to parse leniently (we never do). */
+  static String jsonProblem(Exception e) {
+    String m = String.valueOf(e.getMessage());
+    return m.replace("Use JsonReader.setStrictness(Strictness.LENIENT) to accept malformed JSON", "malformed JSON");
+  }
+
   /** Streams through the JSON so that each problem can be reported with the tensor and field at fault. */
   private static final class Parser {
     private final Path file;
@@ -153,7 +159,7 @@ final class SafetensorsHeader {
         if (in.peek() != JsonToken.END_DOCUMENT) throw bad(file, "header", "has more after its JSON object");
       } catch (IOException | IllegalStateException | NumberFormatException e) {
         // gson reports syntax errors as IOExceptions, wrong kinds of values as IllegalStateExceptions
-        throw new CheckpointException(file + ": " + at + " is not valid safetensors JSON: " + e.getMessage(), e);
+        throw new CheckpointException(file + ": " + at + " is not valid safetensors JSON: " + jsonProblem(e), e);
       }
       checkDisjoint(entries.values());
       return new SafetensorsHeader(entries, metadata == null ? new LinkedHashMap<>() : metadata, dataStart);

@@ -104,11 +104,18 @@ final class SafetensorsWriter implements AutoCloseable {
     committed = true;
   }
 
-  /** Deletes the temporary file unless it was committed. */
+  /**
+   * Deletes the temporary file unless it was committed. Best effort: this runs while another
+   * exception is on its way out, which must not be masked, and a leftover hidden .tmp file is harmless.
+   */
   @Override
-  public void close() throws IOException {
-    if (channel.isOpen()) channel.close();
-    if (!committed) Files.deleteIfExists(temp);
+  public void close() {
+    try {
+      if (channel.isOpen()) channel.close();
+      if (!committed) Files.deleteIfExists(temp);
+    } catch (IOException ignored) {
+      // see above
+    }
   }
 
   /**

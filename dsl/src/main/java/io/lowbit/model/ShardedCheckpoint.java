@@ -51,6 +51,7 @@ public final class ShardedCheckpoint implements AutoCloseable {
   private final Path listing;
   /** Tensor name to shard file name, in listing order. */
   private final Map<String, String> weightMap;
+  private final List<String> names;
   private final Map<String, String> metadata;
   private final Map<String, Safetensors> opened = new HashMap<>();
   private boolean closed;
@@ -59,6 +60,7 @@ public final class ShardedCheckpoint implements AutoCloseable {
     this.folder = folder;
     this.listing = listing;
     this.weightMap = Collections.unmodifiableMap(weightMap);
+    this.names = List.copyOf(weightMap.keySet());
     this.metadata = Collections.unmodifiableMap(metadata);
   }
 
@@ -90,7 +92,7 @@ public final class ShardedCheckpoint implements AutoCloseable {
       root = JSON.read(in);
       if (in.peek() != JsonToken.END_DOCUMENT) throw bad(index, "index", "has more after its JSON object");
     } catch (IOException | JsonParseException | IllegalStateException | NumberFormatException e) {
-      throw new CheckpointException(index + ": is not valid JSON: " + e.getMessage(), e);
+      throw new CheckpointException(index + ": index is not valid JSON: " + SafetensorsHeader.jsonProblem(e), e);
     }
     if (!root.isJsonObject()) throw bad(index, "index", "is not a JSON object");
     JsonElement map = root.getAsJsonObject().get("weight_map");
@@ -130,7 +132,7 @@ public final class ShardedCheckpoint implements AutoCloseable {
 
   /** Tensor names in the order the index's weight_map (or the single file's header) lists them. */
   public List<String> names() {
-    return List.copyOf(weightMap.keySet());
+    return names;
   }
 
   public Safetensors.Info info(String name) {
@@ -209,6 +211,8 @@ public final class ShardedCheckpoint implements AutoCloseable {
     if (metadata.containsKey("total_size"))
       throw new IllegalArgumentException("metadata 'total_size' is computed by the writer and cannot be given");
     if (new HashSet<>(names).size() != names.size()) throw new IllegalArgumentException("names repeat: " + names);
+    if (names.contains(SafetensorsHeader.METADATA))
+      throw new IllegalArgumentException("'" + SafetensorsHeader.METADATA + "' is reserved and cannot name a tensor");
     List<SafetensorsWriter> shards = new ArrayList<>();
     try {
       Files.createDirectories(folder);
