@@ -55,29 +55,36 @@ public final class Table {
 
   @Override
   public String toString() {
-    int[] w = new int[columns.size()];
-    for (int c = 0; c < w.length; c++) {
+    int n = columns.size();
+    int[] w = new int[n];
+    boolean[] numeric = new boolean[n];
+    for (int c = 0; c < n; c++) {
       w[c] = columns.get(c).length();
-      for (List<Object> r : rows) w[c] = Math.max(w[c], format(r.get(c)).length());
+      numeric[c] = !rows.isEmpty();
+      for (List<Object> r : rows) {
+        w[c] = Math.max(w[c], format(r.get(c)).length());
+        numeric[c] &= r.get(c) instanceof Number;
+      }
     }
     StringBuilder sb = new StringBuilder();
     if (title != null && !title.isEmpty()) sb.append(title).append('\n');
-    line(sb, columns.stream().map(x -> (Object) x).toList(), w);
-    for (int c = 0; c < w.length; c++) sb.append(c == 0 ? "" : "  ").append("-".repeat(w[c]));
+    line(sb, columns.stream().map(x -> (Object) x).toList(), w, numeric);
+    for (int c = 0; c < n; c++) sb.append(c == 0 ? "" : "  ").append("-".repeat(w[c]));
     sb.append('\n');
-    for (List<Object> r : rows) line(sb, r, w);
+    for (List<Object> r : rows) line(sb, r, w, numeric);
     return sb.toString();
   }
 
-  private static void line(StringBuilder sb, List<Object> cells, int[] w) {
+  /** Numbers (and the headers of number columns) right-aligned; no trailing spaces. */
+  private static void line(StringBuilder sb, List<Object> cells, int[] w, boolean[] numeric) {
+    StringBuilder l = new StringBuilder();
     for (int c = 0; c < w.length; c++) {
-      Object v = cells.get(c);
-      String s = format(v);
-      boolean number = v instanceof Number;
-      if (c > 0) sb.append("  ");
-      sb.append(number ? " ".repeat(w[c] - s.length()) + s : s + " ".repeat(w[c] - s.length()));
+      String s = format(cells.get(c));
+      if (c > 0) l.append("  ");
+      boolean right = numeric[c] || cells.get(c) instanceof Number;
+      l.append(right ? " ".repeat(w[c] - s.length()) + s : s + " ".repeat(w[c] - s.length()));
     }
-    sb.append('\n');
+    sb.append(l.toString().stripTrailing()).append('\n');
   }
 
   public String toHtml() {

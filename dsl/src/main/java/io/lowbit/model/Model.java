@@ -279,6 +279,29 @@ public final class Model implements AutoCloseable {
     }
   }
 
+  /**
+   * ∂loss/∂W for every quantizable linear weight, by one forward and backward through libtorch
+   * autograd (the loss of {@link #loss}). Returns new tensors (the caller closes them); the
+   * weights are left as they were, without gradients.
+   */
+  public Map<String, Tensor> linearGradients(Tensor tokens, Tensor mask) {
+    List<Linear> ls = linears();
+    Map<String, Tensor> grads = new LinkedHashMap<>();
+    try (var g = Torch.enableGrad()) {
+      for (Linear l : ls) l.weight().requiresGrad(true);
+      try (Scope s = Scope.open()) {
+        loss(tokens, mask).backward();
+      }
+      for (Linear l : ls) grads.put(l.name(), l.weight().grad());
+    } finally {
+      for (Linear l : ls) {
+        l.weight().zeroGrad();
+        l.weight().requiresGrad(false);
+      }
+    }
+    return grads;
+  }
+
   /** Token ids as a [1, n] int64 tensor on this model's device. */
   public Tensor tokens(int... ids) {
     long[] l = new long[ids.length];

@@ -84,6 +84,26 @@ class ModelForwardTest {
   }
 
   @Test
+  void everyLinearGetsTheGradientItsOwnBackwardGives() {
+    int[] ids = {1, 9, 99, 199, 299};
+    try (Scope s = Scope.open()) {
+      var grads = llama.linearGradients(llama.tokens(ids), null);
+      assertEquals(llama.linears().size(), grads.size());
+      for (Linear l : llama.linears()) {
+        assertArrayEquals(l.weight().shape(), grads.get(l.name()).shape(), l.name());
+        assertTrue(!l.weight().requiresGrad() && l.weight().grad() == null, "weights left clean: " + l.name());
+      }
+      // one of them, again by the plain route
+      Tensor w = llama.linear("layers.0.mlp.up").weight();
+      w.requiresGrad(true);
+      llama.loss(llama.tokens(ids), null).backward();
+      assertArrayEquals(w.grad().toDoubleArray(), grads.get("layers.0.mlp.up").toDoubleArray(), 1e-15);
+      w.zeroGrad();
+      w.requiresGrad(false);
+    }
+  }
+
+  @Test
   void paddingChangesNothingForTheRealTokens() {
     int[] ids = {1, 40, 41, 42, 43};
     double[] alone = logits(llama, ids);
