@@ -43,7 +43,7 @@ class LowbitVerbsTest {
   @Test
   void tablesAlignNumbersAndEscapeHtml() {
     Table t = Table.of("t", List.of("name", "x"), List.of(List.of("<a>", 1.5), List.of("b", 12345.25)));
-    assertEquals("t\nname         x\n----  ----------\n<a>       1.5000\nb     12345.2500\n", t.toString());
+    assertEquals("t\nname           x\n----  ----------\n<a>       1.5000\nb     12345.2500\n", t.toString());
     assertTrue(t.toHtml().contains("&lt;a&gt;"));
     assertThrows(IllegalArgumentException.class, () -> Table.of("t", List.of("a"), List.of(List.of(1, 2))));
   }
