@@ -113,7 +113,7 @@ public final class Lowbit {
           int batch = p.batch() > 0 ? p.batch() : Perplexity.Options.defaultBatch(m, window);
           Perplexity.Options o = new Perplexity.Options(window, batch, p.maxWindows());
           Perplexity.Result r = Perplexity.of(m, p.text().name(), p.text().contents(), o, progress());
-          rows.add(List.of(m.source(), "perplexity " + r.text(), r.perplexity(), r.windows() + " × " + r.window(), r.seconds()));
+          rows.add(List.of(m.name(), "perplexity " + r.text(), r.perplexity(), r.windows() + " × " + r.window(), r.seconds()));
         }
       }
     }

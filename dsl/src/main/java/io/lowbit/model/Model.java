@@ -120,6 +120,14 @@ public final class Model implements AutoCloseable {
   public String source() { return source; }
   public List<Block> blocks() { return blocks; }
 
+  /** A short name for tables: the checkpoint's file or folder name, or "random:preset". */
+  public String name() {
+    if (source.startsWith("random:")) return source;
+    java.nio.file.Path p = java.nio.file.Path.of(source).getFileName();
+    String n = p == null ? source : p.toString();
+    return n.endsWith(".bin") ? n.substring(0, n.length() - 4) : n;
+  }
+
   /** Every quantizable linear, block by block, in {@link Block#linears()} order. */
   public List<Linear> linears() {
     List<Linear> all = new ArrayList<>();
@@ -327,6 +335,6 @@ public final class Model implements AutoCloseable {
   @Override
   public String toString() {
     return String.format(java.util.Locale.ROOT, "Model[%s, %s, %d layers, hidden %d, %.2fM parameters, %s on %s]",
-        source, config.architecture(), config.numLayers(), config.hiddenSize(), config.parameterCount() / 1e6, dtype(), device);
+        name(), config.architecture(), config.numLayers(), config.hiddenSize(), config.parameterCount() / 1e6, dtype(), device);
   }
 }
