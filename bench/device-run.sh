@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # device-run.sh — run on a GPU server with PyTorch (no JDK needed), from a checkout that carries
 # dist/lowbit-bundle.tgz: unpacks the bundle, builds the bridge against the server's torch, runs
-# the test suite on CUDA and on that torch's CPU path, then the engine bench beside PyTorch's own.
+# the test suite on CUDA and on that torch's CPU path, then the bench (engine and random:llama3-8b)
+# beside the same measurements in PyTorch.
 # Logs go to $OUT (or /tmp/lowbit-out); a short table is printed last.
 set -uo pipefail
 out="${OUT:-/tmp/lowbit-out}"; mkdir -p "$out"
@@ -26,6 +27,7 @@ grep -E "✘|tests (successful|failed|aborted)" "$out/test-cuda.log" | head -30
 "$B/lowbit" demo 2>&1 | tee "$out/demo.log"
 LOWBIT_DEVICE=cuda "$B/lowbit" bench 2>&1 | tee "$out/bench.log"
 python3 "$B/bench/torch_engine.py" 2>&1 | tee "$out/torch.log"
+PYTHONUNBUFFERED=1 python3 "$B/bench/torch_model.py" 2>&1 | grep -v Warning | tee -a "$out/torch.log"
 
 echo
 echo "| step | result |"

@@ -64,7 +64,7 @@ say "jlink runtime with modules: $modules"
 
 cp -r kernels-gpu/CMakeLists.txt kernels-gpu/include kernels-gpu/src kernels-gpu/cuda "$out/kernels-gpu/"
 cp install/common.sh install/build-bridge.sh "$out/install/"
-cp bench/torch_engine.py "$out/bench/"
+cp bench/torch_engine.py bench/torch_model.py "$out/bench/"
 mkdir -p "$out/data" && cp -r data/README.md data/models data/text "$out/data/"
 cp lowbit "$out/"
 

@@ -184,6 +184,7 @@ public final class Model implements AutoCloseable {
    * with 1 and padding with 0 (left or right padding); null means no padding.
    */
   public Tensor forward(Tensor tokens, Tensor attentionMask) {
+    checkTokens(tokens);
     if (attentionMask == null) {
       try (Scope s = Scope.open()) {
         Tensor positions = Torch.arange(0, tokens.size(1), 1, DType.I64, device).unsqueeze(0).expand(tokens.size(0), tokens.size(1));
@@ -194,6 +195,20 @@ public final class Model implements AutoCloseable {
       Tensor valid = attentionMask.to(DType.BOOL);
       Tensor positions = positionsOf(valid);
       return s.keep(forward(tokens, positions, keepMask(valid, tokens.size(1)), null));
+    }
+  }
+
+  /** Token ids outside the vocabulary would fail deep in the embedding; say so plainly. */
+  private void checkTokens(Tensor tokens) {
+    if (tokens.dim() != 2) throw new IllegalArgumentException("tokens must be [batch, length], got " + Arrays.toString(tokens.shape()));
+    if (tokens.dtype() != DType.I64 && tokens.dtype() != DType.I32)
+      throw new IllegalArgumentException("tokens must be int64 ids, got " + tokens.dtype());
+    if (tokens.size(1) > config.maxPositions())
+      throw new IllegalArgumentException(tokens.size(1) + " tokens exceed the model's context of " + config.maxPositions());
+    try (Scope s = Scope.open()) {
+      long lo = tokens.min().itemLong(), hi = tokens.max().itemLong();
+      if (lo < 0 || hi >= config.vocabSize())
+        throw new IllegalArgumentException("token id " + (lo < 0 ? lo : hi) + " is outside the vocabulary of " + config.vocabSize());
     }
   }
 

@@ -124,6 +124,14 @@ class ModelForwardTest {
   }
 
   @Test
+  void badTokensAreRefusedPlainly() {
+    var e = assertThrows(IllegalArgumentException.class, () -> llama.forward(llama.tokens(1, 512), null));
+    assertTrue(e.getMessage().contains("512") && e.getMessage().contains("vocabulary"), e.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> llama.forward(llama.tokens(1, -1), null));
+    assertThrows(IllegalArgumentException.class, () -> llama.forward(llama.tokens(new int[300]), null));
+  }
+
+  @Test
   void laterTokensDoNotChangeEarlierLogits() {
     double[] shortRun = logits(llama, new int[] {1, 5, 6});
     double[] longRun = logits(llama, new int[] {1, 5, 6, 7, 8});
