@@ -61,6 +61,27 @@ class Stories260kTest {
   }
 
   @Test
+  void aStopStringEndsTheCompletionBeforeIt() {
+    var c = Generation.generate(model, "", Generation.Options.greedy(100).withStop(" park"));
+    assertEquals("stop", c.stopReason());
+    assertEquals("Once upon a time, there was a little girl named Lily. She loved to play outside in the", c.text());
+    var batch = Generation.generate(model, java.util.List.of("", "Tom had a dog"), Generation.Options.greedy(30).withStop("."));
+    for (var b : batch) assertTrue(!b.text().contains(".") && b.stopReason().equals("stop"), b.toString());
+  }
+
+  @Test
+  void anInterruptStopsLongWorkAndLeavesTheModelUsable() {
+    String text = model.tokenizer().decode(new int[0]) + "Once upon a time ".repeat(2000);
+    Thread.currentThread().interrupt();
+    assertThrows(Interrupts.Cancelled.class,
+        () -> Perplexity.of(model, "t", text, Perplexity.Options.defaults(model), Progress.NONE));
+    assertTrue(!Thread.currentThread().isInterrupted(), "the flag is consumed");
+    Thread.currentThread().interrupt();
+    assertThrows(Interrupts.Cancelled.class, () -> Generation.generate(model, "", Generation.Options.greedy(50)));
+    assertTrue(Generation.generate(model, "", Generation.Options.greedy(5)).tokens().length == 5, "still works");
+  }
+
+  @Test
   void theHeaderDescribesTheModel() {
     Config c = model.config();
     assertEquals(java.util.List.of(64, 172, 5, 8, 4, 512, 512, true),
