@@ -30,23 +30,23 @@ find_jdk() {
 (https://adoptium.net), and set JAVA_HOME to it."
 }
 
-# Prints the CMake prefix of a pip-installed PyTorch, or nothing when there is none.
-torch_prefix() {
-  if [ -n "${LOWBIT_TORCH_PREFIX:-}" ]; then echo "$LOWBIT_TORCH_PREFIX"; return 0; fi
+# Asks the python that has a pip-installed PyTorch one question (torch imported); prints nothing without one.
+torch_ask() {
   local py
   for py in python3 /usr/bin/python3; do
     command -v "$py" >/dev/null 2>&1 || continue
-    "$py" -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null && return 0
+    "$py" -c "import os, torch; print($1)" 2>/dev/null && return 0
   done
   return 0
 }
 
-# Prints the lib folder of a pip-installed PyTorch, or nothing.
+# The CMake prefix of a pip-installed PyTorch ($LOWBIT_TORCH_PREFIX overrides), or nothing.
+torch_prefix() {
+  if [ -n "${LOWBIT_TORCH_PREFIX:-}" ]; then echo "$LOWBIT_TORCH_PREFIX"; return 0; fi
+  torch_ask 'torch.utils.cmake_prefix_path'
+}
+
+# The lib folder of a pip-installed PyTorch, or nothing.
 torch_lib_dir() {
-  local py
-  for py in python3 /usr/bin/python3; do
-    command -v "$py" >/dev/null 2>&1 || continue
-    "$py" -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))' 2>/dev/null && return 0
-  done
-  return 0
+  torch_ask 'os.path.join(os.path.dirname(torch.__file__), "lib")'
 }
