@@ -149,9 +149,11 @@ public final class Model implements AutoCloseable {
       Block b = blocks.get(i);
       String p = "model.layers." + i + ".";
       m.put(p + "input_layernorm.weight", b.attnNorm());
-      for (var e : Map.of("q", b.q(), "k", b.k(), "v", b.v(), "o", b.o()).entrySet()) {
-        m.put(p + "self_attn." + e.getKey() + "_proj.weight", e.getValue().weight());
-        if (e.getValue().bias() != null) m.put(p + "self_attn." + e.getKey() + "_proj.bias", e.getValue().bias());
+      Linear[] attn = {b.q(), b.k(), b.v(), b.o()};
+      String[] names = {"q", "k", "v", "o"}; // a fixed order: saved files are the same byte for byte
+      for (int j = 0; j < attn.length; j++) {
+        m.put(p + "self_attn." + names[j] + "_proj.weight", attn[j].weight());
+        if (attn[j].bias() != null) m.put(p + "self_attn." + names[j] + "_proj.bias", attn[j].bias());
       }
       m.put(p + "post_attention_layernorm.weight", b.mlpNorm());
       m.put(p + "mlp.gate_proj.weight", b.gate().weight());

@@ -45,6 +45,16 @@ class HfCheckpointTest {
   }
 
   @Test
+  void savingTwiceWritesTheSameBytes(@TempDir Path dir) throws IOException {
+    try (Model m = RandomModel.create("tiny-qwen2", Device.defaultDevice(), DType.F32, 3)) {
+      Models.save(m, dir.resolve("a"));
+      Models.save(m, dir.resolve("b"));
+    }
+    assertArrayEquals(Files.readAllBytes(dir.resolve("a/model.safetensors")), Files.readAllBytes(dir.resolve("b/model.safetensors")));
+    assertEquals(Files.readString(dir.resolve("a/config.json")), Files.readString(dir.resolve("b/config.json")));
+  }
+
+  @Test
   void stories260kSavedAsHuggingFaceGeneratesTheSameStory(@TempDir Path dir) {
     try (Model m = Models.load(TestData.stories260K().toString())) {
       Models.save(m, dir);
