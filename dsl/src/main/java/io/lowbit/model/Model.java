@@ -242,32 +242,54 @@ public final class Model implements AutoCloseable {
    * for plain causal attention; cache holds earlier keys/values (null: none). Returns logits.
    */
   Tensor forward(Tensor tokens, Tensor positions, Tensor keep, KvCache cache) {
-    long b = tokens.size(0), t = tokens.size(1);
-    int heads = config.numHeads(), kvHeads = config.numKvHeads(), hd = config.headDim();
     try (Scope s = Scope.open()) {
       Tensor h = Torch.embedding(embed, tokens);                                   // [B, T, hidden]
       for (int i = 0; i < blocks.size(); i++) {
-        Block L = blocks.get(i);
-        Tensor next;
-        try (Scope layer = Scope.open()) {
-          Interrupts.check();
-          Tensor x = rmsNorm(h, L.attnNorm());
-          Tensor q = rope.apply(L.q().forward(x).view(b, t, heads, hd).transpose(1, 2), positions);
-          Tensor k = rope.apply(L.k().forward(x).view(b, t, kvHeads, hd).transpose(1, 2), positions);
-          Tensor v = L.v().forward(x).view(b, t, kvHeads, hd).transpose(1, 2);
-          if (cache != null) {
-            k = cache.keys(i, k);
-            v = cache.values(i, v);
-          }
-          Tensor a = Torch.scaledDotProductAttention(q, repeatKv(k), repeatKv(v), keep, keep == null);
-          h = h.add(L.o().forward(a.transpose(1, 2).reshape(b, t, (long) heads * hd)));
-          x = rmsNorm(h, L.mlpNorm());
-          next = layer.keep(h.add(L.down().forward(L.gate().forward(x).silu().mul(L.up().forward(x)))));
-        }
-        h = next; // autograd keeps what backward needs; our handles to the rest are gone
+        Tensor next = block(i, h, positions, keep, cache, rope);
+        h.close(); // autograd keeps what backward needs; our handle to the rest goes
+        h = next;
       }
-      if (cache != null) cache.advance(t);
+      if (cache != null) cache.advance(tokens.size(1));
       return s.keep(Torch.linear(rmsNorm(h, finalNorm), lmHead, null));
+    }
+  }
+
+  /** Decoder block i on hidden states h [B, T, hidden]: attention and MLP, each with its residual. */
+  private Tensor block(int i, Tensor h, Tensor positions, Tensor keep, KvCache cache, Rope rope) {
+    Block L = blocks.get(i);
+    long b = h.size(0), t = h.size(1);
+    int heads = config.numHeads(), kvHeads = config.numKvHeads(), hd = config.headDim();
+    try (Scope layer = Scope.open()) {
+      Interrupts.check();
+      Tensor x = rmsNorm(h, L.attnNorm());
+      Tensor q = rope.apply(L.q().forward(x).view(b, t, heads, hd).transpose(1, 2), positions);
+      Tensor k = rope.apply(L.k().forward(x).view(b, t, kvHeads, hd).transpose(1, 2), positions);
+      Tensor v = L.v().forward(x).view(b, t, kvHeads, hd).transpose(1, 2);
+      if (cache != null) {
+        k = cache.keys(i, k);
+        v = cache.values(i, v);
+      }
+      Tensor a = Torch.scaledDotProductAttention(q, repeatKv(k), repeatKv(v), keep, keep == null);
+      Tensor mid = h.add(L.o().forward(a.transpose(1, 2).reshape(b, t, (long) heads * hd)));
+      x = rmsNorm(mid, L.mlpNorm());
+      return layer.keep(mid.add(L.down().forward(L.gate().forward(x).silu().mul(L.up().forward(x)))));
+    }
+  }
+
+  /** Token embeddings [B, T, hidden] of ids [B, T]: the input of block 0. */
+  public Tensor embed(Tensor tokens) {
+    checkTokens(tokens);
+    return Torch.embedding(embed, tokens);
+  }
+
+  /**
+   * Block i alone on hidden states [B, T, hidden] of unpadded sequences (causal attention,
+   * positions 0..T−1): how block-by-block quantization runs the model.
+   */
+  public Tensor runBlock(int i, Tensor h) {
+    try (Scope s = Scope.open()) {
+      Tensor positions = Torch.arange(0, h.size(1), 1, DType.I64, device).unsqueeze(0).expand(h.size(0), h.size(1));
+      return s.keep(block(i, h, positions, null, null, rope));
     }
   }
 
