@@ -1,10 +1,17 @@
 package io.lowbit.dsl;
 
+import io.lowbit.data.Calibration;
 import io.lowbit.data.DataFiles;
 import io.lowbit.eval.Perplexity;
 import io.lowbit.model.Model;
 import io.lowbit.model.Models;
 import io.lowbit.model.Progress;
+import io.lowbit.quant.Gptq;
+import io.lowbit.quant.Grid;
+import io.lowbit.quant.Mask;
+import io.lowbit.quant.Method;
+import io.lowbit.quant.Quantize;
+import io.lowbit.quant.QuantizedModel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -80,7 +87,70 @@ public final class Lowbit {
     return new Text(name, DataFiles.readText(DataFiles.find(relative)));
   }
 
+  // ---------------------------------------------------------------- quantization
+
+  public static final Method RTN = Method.RTN;
+  public static final Method GPTQ = Method.GPTQ;
+
+  /** A per-row asymmetric min/max grid of {@code n} bits; {@code bits(3).groups(128).mse()} for more. */
+  public static Grid bits(int n) {
+    return Grid.bits(n);
+  }
+
+  /** The first {@code n} windows of the model's context (capped at 2048) of [BOS] + the text. */
+  public static Calibration calibrate(Model m, Text text, int n) {
+    return calibrate(m, text, n, Math.min(m.config().maxPositions(), 2048));
+  }
+
+  public static Calibration calibrate(Model m, Text text, int n, int length) {
+    return Calibration.firstWindows(text.name(), tokenizer(m), text.contents(), n, length);
+  }
+
+  /** n windows at random starts, seeded (GPTQ's sampling). */
+  public static Calibration calibrateSampled(Model m, Text text, int n, int length, long seed) {
+    return Calibration.sampledWindows(text.name(), tokenizer(m), text.contents(), n, length, seed);
+  }
+
+  private static io.lowbit.model.Tokenizer tokenizer(Model m) {
+    if (m.tokenizer() == null) throw new IllegalArgumentException(m.name() + " has no tokenizer to cut text with");
+    return m.tokenizer();
+  }
+
+  /** RTN needs no calibration: {@code quantize(m, bits(4), RTN)}. */
+  public static QuantizedModel quantize(Model m, Grid grid, Method method) {
+    return quantize(m, grid, method, null, null);
+  }
+
+  public static QuantizedModel quantize(Model m, Grid grid, Method method, Calibration cal) {
+    return quantize(m, grid, method, cal, null);
+  }
+
+  /** A new quantized model (the original is untouched); {@code mask} marks weights kept in 16 bits. */
+  public static QuantizedModel quantize(Model m, Grid grid, Method method, Calibration cal, Mask mask) {
+    return Quantize.run(m, grid, method, cal, mask, Gptq.Options.defaults(), progress());
+  }
+
+  /** One row per quantized model: method, grid, bits both ways, time. */
+  public static Table summary(QuantizedModel... models) {
+    List<List<Object>> rows = new ArrayList<>();
+    for (QuantizedModel q : models)
+      rows.add(List.of(q.model().name(), q.method().name(), q.grid().toString(), q.paperBits(), q.storageBits(), q.seconds()));
+    return Table.of("quantized", List.of("model", "method", "grid", "bits (papers)", "bits (storage)", "seconds"), rows);
+  }
+
   // ---------------------------------------------------------------- evaluation
+
+  /** {@link #eval(Model, Task...)} on the quantized model's dense weights, labelled with its method and grid. */
+  public static Table eval(QuantizedModel q, Task... tasks) {
+    Table t = eval(q.model(), tasks);
+    List<List<Object>> rows = new ArrayList<>();
+    for (List<Object> r : t.rows()) {
+      List<Object> row = new ArrayList<>(r);
+      row.set(0, q.model().name() + " " + q.method() + " " + q.grid());
+      rows.add(row);
+    }
+    return Table.of(t.title(), t.columns(), rows);
+  }
 
   /** Something {@link #eval} can measure on a model. */
   public sealed interface Task permits PerplexityTask {}

@@ -1,0 +1,142 @@
+package io.lowbit.quant;
+
+import io.lowbit.data.Calibration;
+import io.lowbit.model.Interrupts;
+import io.lowbit.model.Linear;
+import io.lowbit.model.Model;
+import io.lowbit.model.Progress;
+import io.lowbit.torch.DType;
+import io.lowbit.torch.Scope;
+import io.lowbit.torch.Tensor;
+import io.lowbit.torch.Torch;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Quantizes every q, k, v, o, gate, up, down weight of a model into a new model (the original is
+ * untouched). GPTQ goes block by block on the quantized chain: inside a block the linears go in
+ * true-sequential groups {k, v, q} → {o} → {up, gate} → {down}, each group's Hessian collected
+ * from the partly quantized block; the block's outputs then feed the next block.
+ */
+public final class Quantize {
+  private Quantize() {}
+
+  public static QuantizedModel run(Model m, Grid grid, Method method, Calibration cal, Mask mask, Gptq.Options o, Progress progress) {
+    long t0 = System.nanoTime();
+    Model q = m.copy();
+    Map<String, QuantizedLinear> done = new LinkedHashMap<>();
+    try {
+      if (method == Method.RTN) rtn(q, grid, mask, done, progress);
+      else gptq(q, grid, cal, mask, o, done, progress);
+      return new QuantizedModel(q, method, grid, done, (System.nanoTime() - t0) / 1e9);
+    } catch (RuntimeException | Error e) { // an interrupt or a failure leaves nothing behind
+      q.close();
+      for (QuantizedLinear l : done.values()) l.close();
+      throw e;
+    }
+  }
+
+  private static void rtn(Model q, Grid grid, Mask mask, Map<String, QuantizedLinear> done, Progress progress) {
+    List<Linear> all = q.linears();
+    for (int i = 0; i < all.size(); i++) {
+      Interrupts.check();
+      Linear l = all.get(i);
+      try (Scope s = Scope.open(); var g = Torch.noGrad()) {
+        Tensor keep = mask == null ? null : mask.of(l.name());
+        Tensor w = l.weight().to(DType.F32);
+        long c = w.size(1);
+        int gs = grid.groupSize() > 0 ? grid.groupSize() : (int) c;
+        List<Tensor> codes = new ArrayList<>(), deq = new ArrayList<>(), scales = new ArrayList<>(), zeros = new ArrayList<>();
+        int[] groupOf = new int[(int) c];
+        for (long start = 0, k = 0; start < c; start += gs, k++) {
+          long len = Math.min(gs, c - start);
+          Tensor part = w.narrow(1, start, len);
+          Tensor kp = keep == null ? null : keep.narrow(1, start, len);
+          Quantizer.Params p = Quantizer.fit(part, kp, grid);
+          Tensor code = Quantizer.codes(kp == null ? part : part.maskedFill(kp, 0), p, grid);
+          Tensor value = Quantizer.dequantize(code, p);
+          deq.add(kp == null ? value : Torch.where(kp, part, value));
+          codes.add(code);
+          scales.add(p.scale());
+          zeros.add(p.zero());
+          for (long j = start; j < start + len; j++) groupOf[(int) j] = (int) k;
+        }
+        Tensor dense = Torch.cat(deq, 1);
+        double loss = dense.sub(w).square().sum().item();
+        l.setWeight(dense.to(l.weight().dtype()).escape());
+        done.put(l.name(), layer(l.name(), grid, Torch.cat(codes, 1), Torch.cat(scales, 1), Torch.cat(zeros, 1), groupOf, keep, loss));
+      }
+      progress.update("RTN linears", i + 1, all.size());
+    }
+  }
+
+  private static void gptq(Model q, Grid grid, Calibration cal, Mask mask, Gptq.Options o, Map<String, QuantizedLinear> done,
+      Progress progress) {
+    if (cal == null) throw new IllegalArgumentException("GPTQ needs a calibration set");
+    int blocks = q.blocks().size();
+    List<Tensor> inputs = new ArrayList<>(); // block inputs, equal-length sequences batched together
+    try (var g = Torch.noGrad()) {
+      for (int[][] batch : batches(cal)) {
+        long[] flat = new long[batch.length * batch[0].length];
+        for (int b = 0; b < batch.length; b++)
+          for (int t = 0; t < batch[0].length; t++) flat[b * batch[0].length + t] = batch[b][t];
+        try (Scope s = Scope.open()) {
+          inputs.add(q.embed(Torch.tensor(flat, batch.length, batch[0].length).to(q.device())).escape());
+        }
+      }
+      for (int i = 0; i < blocks; i++) {
+        for (List<String> group : QuantizedModel.trueSequentialGroups()) {
+          Interrupts.check();
+          List<Linear> ls = new ArrayList<>();
+          for (String n : group) ls.add(q.linear("layers." + i + "." + n));
+          // every linear of a group sees the same input: one Hessian serves them all
+          try (Hessian h = new Hessian(ls.get(0).inFeatures(), q.device())) {
+            ls.get(0).setInputHook(h::add);
+            try {
+              for (Tensor x : inputs) q.runBlock(i, x).close();
+            } finally {
+              ls.get(0).setInputHook(null);
+            }
+            for (Linear l : ls) {
+              Tensor keep = mask == null ? null : mask.of(l.name());
+              Gptq.Result r = Gptq.quantize(l.weight(), h.matrix(), grid, keep, o);
+              l.setWeight(r.weight().to(l.weight().dtype()).escape());
+              r.weight().close();
+              done.put(l.name(), layer(l.name(), grid, r.codes(), r.scales(), r.zeros(), r.groupOfColumn(), keep, r.loss()));
+            }
+          }
+        }
+        List<Tensor> next = new ArrayList<>();
+        for (Tensor x : inputs) {
+          next.add(q.runBlock(i, x).escape());
+          x.close();
+        }
+        inputs = next;
+        progress.update("GPTQ blocks", i + 1, blocks);
+      }
+    } finally {
+      for (Tensor x : inputs) x.close();
+    }
+  }
+
+  /** Sequences of equal length go together, at most 16 a batch (same math as one at a time). */
+  static List<int[][]> batches(Calibration cal) {
+    Map<Integer, List<int[]>> byLength = new TreeMap<>();
+    for (int[] s : cal.sequences()) byLength.computeIfAbsent(s.length, k -> new ArrayList<>()).add(s);
+    List<int[][]> out = new ArrayList<>();
+    for (List<int[]> same : byLength.values())
+      for (int i = 0; i < same.size(); i += 16) out.add(same.subList(i, Math.min(i + 16, same.size())).toArray(new int[0][]));
+    return out;
+  }
+
+  private static QuantizedLinear layer(String name, Grid grid, Tensor codes, Tensor scales, Tensor zeros, int[] groupOf, Tensor keep, double loss) {
+    Tensor k = keep == null ? null : keep.clone().escape();
+    Tensor bytes = codes.to(DType.U8).escape();
+    codes.close();
+    return new QuantizedLinear(name, grid.bits(), grid.groupSize(), bytes, scales.escape(), zeros.escape(),
+        groupOf, k, k == null ? 0 : k.sum().itemLong(), loss);
+  }
+}
