@@ -1,6 +1,13 @@
 package io.lowbit.dsl;
 
+import static io.lowbit.dsl.Lowbit.GPTQ;
+import static io.lowbit.dsl.Lowbit.RTN;
+import static io.lowbit.dsl.Lowbit.bits;
+import static io.lowbit.dsl.Lowbit.calibrate;
 import static io.lowbit.dsl.Lowbit.eval;
+import static io.lowbit.dsl.Lowbit.quantize;
+import static io.lowbit.dsl.Lowbit.summary;
+import static io.lowbit.dsl.Lowbit.text;
 import static io.lowbit.dsl.Lowbit.load;
 import static io.lowbit.dsl.Lowbit.perplexity;
 import static io.lowbit.dsl.Lowbit.tinystories;
@@ -31,6 +38,15 @@ public final class Demo {
       System.out.println();
       System.out.println(eval(m, all ? perplexity(tinystories()) : perplexity(tinystories()).first(32)));
       if (!all) System.out.println("(the first 32 windows; ./lowbit demo --full measures all of them)");
+
+      // quantization: 3 bits per weight in groups of 32, by rounding and by GPTQ on 32 calibration windows
+      var cal = calibrate(m, text("text/tinystories_train_excerpt.txt"), 32, 512);
+      try (var rtn = quantize(m, bits(3).groups(32), RTN); var gptq = quantize(m, bits(3).groups(32), GPTQ, cal)) {
+        System.out.println();
+        System.out.println(summary(rtn, gptq));
+        var task = all ? perplexity(tinystories()) : perplexity(tinystories()).first(32);
+        System.out.println(eval(rtn, task).concat(eval(gptq, task)));
+      }
     }
   }
 }

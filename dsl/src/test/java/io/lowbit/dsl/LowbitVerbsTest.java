@@ -1,6 +1,13 @@
 package io.lowbit.dsl;
 
+import static io.lowbit.dsl.Lowbit.GPTQ;
+import static io.lowbit.dsl.Lowbit.RTN;
+import static io.lowbit.dsl.Lowbit.bits;
+import static io.lowbit.dsl.Lowbit.calibrate;
 import static io.lowbit.dsl.Lowbit.eval;
+import static io.lowbit.dsl.Lowbit.quantize;
+import static io.lowbit.dsl.Lowbit.summary;
+import static io.lowbit.dsl.Lowbit.text;
 import static io.lowbit.dsl.Lowbit.load;
 import static io.lowbit.dsl.Lowbit.perplexity;
 import static io.lowbit.dsl.Lowbit.tinystories;
@@ -29,6 +36,23 @@ class LowbitVerbsTest {
       String text = t.toString();
       assertTrue(text.contains("perplexity tinystories-val") && text.contains("4 × 512"), text);
       assertTrue(t.toHtml().startsWith("<table") && t.toHtml().contains("<th>value</th>"));
+    }
+  }
+
+  @Test
+  void quantizeReadsLikeThePaperAndReportsItsCost() {
+    try (Model m = load(TestData.stories260K().toString())) {
+      var cal = calibrate(m, text("text/tinystories_train_excerpt.txt"), 8, 512);
+      assertEquals(8, cal.sequences().size());
+      try (var g = quantize(m, bits(3).groups(32), GPTQ, cal); var r = quantize(m, bits(3).groups(32), RTN)) {
+        Table s = summary(g, r);
+        assertEquals("GPTQ", s.get(0, "method"));
+        assertEquals("W3 g32", s.get(1, "grid"));
+        assertEquals(3.0, (Double) s.get(0, "bits (papers)"), 0);
+        assertTrue((Double) s.get(0, "bits (storage)") > 3.5, "scales and zeros of every 32 weights cost about 0.6 bits");
+        Table e = eval(g, perplexity(tinystories()).first(2));
+        assertTrue(((String) e.get(0, "model")).contains("GPTQ W3 g32"), e.toString());
+      }
     }
   }
 

@@ -1,0 +1,56 @@
+package io.lowbit.bench;
+
+import io.lowbit.data.Calibration;
+import io.lowbit.data.DataFiles;
+import io.lowbit.eval.Perplexity;
+import io.lowbit.model.Model;
+import io.lowbit.model.Models;
+import io.lowbit.model.Progress;
+import io.lowbit.quant.Gptq;
+import io.lowbit.quant.Grid;
+import io.lowbit.quant.Method;
+import io.lowbit.quant.Quantize;
+import io.lowbit.quant.QuantizedModel;
+import java.util.Locale;
+
+/**
+ * The quantization core's acceptance table ({@code ./lowbit run io.lowbit.bench.QuantTable}):
+ * stories260K; calibration = the first 128 windows of 512 tokens of tinystories_train_excerpt.txt
+ * tokenized whole as [BOS] + encode(text); asymmetric min/max grid; damping 1 %; block 128; no
+ * act-order; true-sequential; perplexity on tinystories_val.txt by the data README's protocol.
+ */
+public final class QuantTable {
+  private QuantTable() {}
+
+  public static void main(String[] args) {
+    String root = DataFiles.root().toString();
+    try (Model fp = Models.load(root + "/data/models/stories260K")) {
+      String train = DataFiles.readText(DataFiles.find("text/tinystories_train_excerpt.txt"));
+      String val = DataFiles.readText(DataFiles.find("text/tinystories_val.txt"));
+      Calibration cal = Calibration.firstWindows("tinystories-train", fp.tokenizer(), train, 128, 512);
+      Perplexity.Options po = Perplexity.Options.defaults(fp);
+      double base = Perplexity.of(fp, "val", val, po, Progress.NONE).perplexity();
+      StringBuilder out = new StringBuilder();
+      out.append(String.format(Locale.ROOT, "| grid | RTN | GPTQ | GPTQ seconds |%n|---|---|---|---|%n| fp32 | %.4f | %.4f | |%n", base, base));
+      for (int group : new int[] {-1, 32})
+        for (int bits : new int[] {4, 3, 2}) {
+          Grid g = Grid.bits(bits).groups(group);
+          double[] ppl = new double[2];
+          double secs = 0;
+          int k = 0;
+          for (Method m : Method.values()) {
+            try (QuantizedModel q = Quantize.run(fp, g, m, m == Method.GPTQ ? cal : null, null, Gptq.Options.defaults(), Progress.NONE)) {
+              ppl[k++] = Perplexity.of(q.model(), "val", val, po, Progress.NONE).perplexity();
+              if (m == Method.GPTQ) secs = q.seconds();
+            }
+          }
+          String row = String.format(Locale.ROOT, "| %s | %.4f | %.4f | %.1f |%n", g, ppl[0], ppl[1], secs);
+          System.err.print(row);
+          out.append(row);
+        }
+      System.out.println();
+      System.out.println("stories260K, perplexity on tinystories_val.txt (767 windows of 512); calibration " + cal);
+      System.out.print(out);
+    }
+  }
+}
