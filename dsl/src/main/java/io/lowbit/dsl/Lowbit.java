@@ -125,9 +125,13 @@ public final class Lowbit {
     return quantize(m, grid, method, cal, null);
   }
 
-  /** A new quantized model (the original is untouched); {@code mask} marks weights kept in 16 bits. */
+  /**
+   * A new quantized model (the original is untouched); {@code mask} marks weights kept in 16 bits.
+   * The work runs on the default device: a model loaded into host memory is quantized on the GPU
+   * one block at a time.
+   */
   public static QuantizedModel quantize(Model m, Grid grid, Method method, Calibration cal, Mask mask) {
-    return Quantize.run(m, grid, method, cal, mask, Gptq.Options.defaults(), progress());
+    return Quantize.run(m, grid, method, cal, mask, Gptq.Options.defaults(), progress(), io.lowbit.torch.Device.defaultDevice());
   }
 
   /** One row per quantized model: method, grid, bits both ways, time. */

@@ -29,15 +29,9 @@ public final class Perplexity {
       return new Options(window, defaultBatch(m, window), 0);
     }
 
-    /**
-     * 8 windows a batch on a GPU. On a CPU, as many as keep one layer's attention scores under
-     * 24 MiB: larger buffers are mapped afresh by the C allocator on every layer and the page faults
-     * cost more than the batching gains (measured: stories260K, 64 windows, 2.9 s at batch 2, 4.1 s at 8).
-     */
+    /** 8 windows a batch on a GPU, fewer on a CPU ({@link Model#batchFor}). */
     public static int defaultBatch(Model m, int window) {
-      if (m.device().isCuda()) return 8;
-      long scoreBytes = (long) m.config().numHeads() * window * window * 4;
-      return (int) Math.max(1, Math.min(8, (24L << 20) / scoreBytes));
+      return m.batchFor(window, m.device(), 8);
     }
   }
 

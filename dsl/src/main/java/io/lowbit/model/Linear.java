@@ -12,7 +12,7 @@ import java.util.function.Consumer;
 public final class Linear {
   private final String name;
   private Tensor weight;
-  private final Tensor bias;
+  private Tensor bias;
   private Consumer<Tensor> inputHook;
 
   Linear(String name, Tensor weight, Tensor bias) {
@@ -53,6 +53,19 @@ public final class Linear {
     Tensor previous = weight;
     weight = w;
     previous.close();
+  }
+
+  /** Moves weight and bias to {@code device} (how block-by-block work keeps one block on a GPU). */
+  void moveTo(io.lowbit.torch.Device device) {
+    if (weight.device().equals(device)) return;
+    Tensor w = weight.to(device).escape();
+    weight.close();
+    weight = w;
+    if (bias != null) {
+      Tensor b = bias.to(device).escape();
+      bias.close();
+      bias = b;
+    }
   }
 
   /** Called with each input [.., in] before the product; null removes it. */

@@ -6,6 +6,7 @@ import io.lowbit.model.Linear;
 import io.lowbit.model.Model;
 import io.lowbit.model.Progress;
 import io.lowbit.torch.DType;
+import io.lowbit.torch.Device;
 import io.lowbit.torch.Scope;
 import io.lowbit.torch.Tensor;
 import io.lowbit.torch.Torch;
@@ -24,13 +25,23 @@ import java.util.TreeMap;
 public final class Quantize {
   private Quantize() {}
 
+  /** Works on the model's own device. */
   public static QuantizedModel run(Model m, Grid grid, Method method, Calibration cal, Mask mask, Gptq.Options o, Progress progress) {
+    return run(m, grid, method, cal, mask, o, progress, m.device());
+  }
+
+  /**
+   * Works on {@code work}: each block is moved there, quantized, and moved back, so a model in host
+   * memory larger than the GPU's memory can be quantized on the GPU one block at a time.
+   */
+  public static QuantizedModel run(Model m, Grid grid, Method method, Calibration cal, Mask mask, Gptq.Options o, Progress progress,
+      Device work) {
     long t0 = System.nanoTime();
     Model q = m.copy();
     Map<String, QuantizedLinear> done = new LinkedHashMap<>();
     try {
-      if (method == Method.RTN) rtn(q, grid, mask, done, progress);
-      else gptq(q, grid, cal, mask, o, done, progress);
+      if (method == Method.RTN) rtn(q, grid, mask, done, progress, work);
+      else gptq(q, grid, cal, mask, o, done, progress, work);
       return new QuantizedModel(q, method, grid, done, (System.nanoTime() - t0) / 1e9);
     } catch (RuntimeException | Error e) { // an interrupt or a failure leaves nothing behind
       q.close();
@@ -39,13 +50,18 @@ public final class Quantize {
     }
   }
 
-  private static void rtn(Model q, Grid grid, Mask mask, Map<String, QuantizedLinear> done, Progress progress) {
+  private static void rtn(Model q, Grid grid, Mask mask, Map<String, QuantizedLinear> done, Progress progress, Device work) {
     List<Linear> all = q.linears();
+    int perBlock = all.size() / q.blocks().size();
     for (int i = 0; i < all.size(); i++) {
       Interrupts.check();
+      if (i % perBlock == 0) {
+        if (i > 0) q.moveBlock(i / perBlock - 1, q.device());
+        q.moveBlock(i / perBlock, work);
+      }
       Linear l = all.get(i);
       try (Scope s = Scope.open(); var g = Torch.noGrad()) {
-        Tensor keep = mask == null ? null : mask.of(l.name());
+        Tensor keep = maskOn(mask, l.name(), work);
         Tensor w = l.weight().to(DType.F32);
         long c = w.size(1);
         int gs = grid.groupSize() > 0 ? grid.groupSize() : (int) c;
@@ -67,45 +83,63 @@ public final class Quantize {
         Tensor dense = Torch.cat(deq, 1);
         double loss = dense.sub(w).square().sum().item();
         l.setWeight(dense.to(l.weight().dtype()).escape());
-        done.put(l.name(), layer(l.name(), grid, Torch.cat(codes, 1), Torch.cat(scales, 1), Torch.cat(zeros, 1), groupOf, keep, loss));
+        done.put(l.name(), layer(l.name(), grid, Torch.cat(codes, 1), Torch.cat(scales, 1), Torch.cat(zeros, 1), groupOf, keep, loss,
+            q.device()));
       }
       progress.update("RTN linears", i + 1, all.size());
     }
+    q.moveBlock(q.blocks().size() - 1, q.device());
+  }
+
+  private static Tensor maskOn(Mask mask, String name, Device work) {
+    Tensor k = mask == null ? null : mask.of(name);
+    return k == null || k.device().equals(work) ? k : k.to(work);
   }
 
   private static void gptq(Model q, Grid grid, Calibration cal, Mask mask, Gptq.Options o, Map<String, QuantizedLinear> done,
-      Progress progress) {
+      Progress progress, Device work) {
     if (cal == null) throw new IllegalArgumentException("GPTQ needs a calibration set");
     int blocks = q.blocks().size();
     List<Tensor> inputs = new ArrayList<>(); // block inputs, equal-length sequences batched together
     try (var g = Torch.noGrad()) {
-      for (int[][] batch : batches(cal)) {
+      for (int[][] batch : batches(cal, q, work)) {
         long[] flat = new long[batch.length * batch[0].length];
         for (int b = 0; b < batch.length; b++)
           for (int t = 0; t < batch[0].length; t++) flat[b * batch[0].length + t] = batch[b][t];
         try (Scope s = Scope.open()) {
-          inputs.add(q.embed(Torch.tensor(flat, batch.length, batch[0].length).to(q.device())).escape());
+          inputs.add(q.embed(Torch.tensor(flat, batch.length, batch[0].length).to(q.device())).to(work).escape());
         }
       }
       for (int i = 0; i < blocks; i++) {
+        q.moveBlock(i, work);
         for (List<String> group : QuantizedModel.trueSequentialGroups()) {
           Interrupts.check();
           List<Linear> ls = new ArrayList<>();
           for (String n : group) ls.add(q.linear("layers." + i + "." + n));
           // every linear of a group sees the same input: one Hessian serves them all
-          try (Hessian h = new Hessian(ls.get(0).inFeatures(), q.device())) {
-            ls.get(0).setInputHook(h::add);
+          try (Hessian h = new Hessian(ls.get(0).inFeatures(), work)) {
+            // the pass only has to reach the group's input: stop the block there
+            ls.get(0).setInputHook(x -> {
+              h.add(x);
+              throw ENOUGH;
+            });
             try {
-              for (Tensor x : inputs) q.runBlock(i, x).close();
+              for (Tensor x : inputs) {
+                try {
+                  q.runBlock(i, x).close();
+                } catch (Enough e) {
+                  // the Hessian has this batch
+                }
+              }
             } finally {
               ls.get(0).setInputHook(null);
             }
             for (Linear l : ls) {
-              Tensor keep = mask == null ? null : mask.of(l.name());
+              Tensor keep = maskOn(mask, l.name(), work);
               Gptq.Result r = Gptq.quantize(l.weight(), h.matrix(), grid, keep, o);
               l.setWeight(r.weight().to(l.weight().dtype()).escape());
               r.weight().close();
-              done.put(l.name(), layer(l.name(), grid, r.codes(), r.scales(), r.zeros(), r.groupOfColumn(), keep, r.loss()));
+              done.put(l.name(), layer(l.name(), grid, r.codes(), r.scales(), r.zeros(), r.groupOfColumn(), keep, r.loss(), q.device()));
             }
           }
         }
@@ -115,6 +149,7 @@ public final class Quantize {
           x.close();
         }
         inputs = next;
+        q.moveBlock(i, q.device());
         progress.update("GPTQ blocks", i + 1, blocks);
       }
     } finally {
@@ -122,21 +157,37 @@ public final class Quantize {
     }
   }
 
-  /** Sequences of equal length go together, at most 16 a batch (same math as one at a time). */
-  static List<int[][]> batches(Calibration cal) {
+  /** Thrown by a Hessian hook once it has its input: the rest of the block's pass is not needed. */
+  private static final class Enough extends RuntimeException {
+    Enough() {
+      super("input collected", null, false, false);
+    }
+  }
+
+  private static final Enough ENOUGH = new Enough();
+
+  /** Sequences of equal length go together, 16 a batch on a GPU (the same Hessians as one at a time). */
+  static List<int[][]> batches(Calibration cal, Model m, Device work) {
     Map<Integer, List<int[]>> byLength = new TreeMap<>();
     for (int[] s : cal.sequences()) byLength.computeIfAbsent(s.length, k -> new ArrayList<>()).add(s);
     List<int[][]> out = new ArrayList<>();
-    for (List<int[]> same : byLength.values())
-      for (int i = 0; i < same.size(); i += 16) out.add(same.subList(i, Math.min(i + 16, same.size())).toArray(new int[0][]));
+    for (var e : byLength.entrySet()) {
+      List<int[]> same = e.getValue();
+      int n = m.batchFor(e.getKey(), work, 16);
+      for (int i = 0; i < same.size(); i += n) out.add(same.subList(i, Math.min(i + n, same.size())).toArray(new int[0][]));
+    }
     return out;
   }
 
-  private static QuantizedLinear layer(String name, Grid grid, Tensor codes, Tensor scales, Tensor zeros, int[] groupOf, Tensor keep, double loss) {
-    Tensor k = keep == null ? null : keep.clone().escape();
-    Tensor bytes = codes.to(DType.U8).escape();
+  /** The layer's record, its tensors beside the model (host memory when the work is on a GPU). */
+  private static QuantizedLinear layer(String name, Grid grid, Tensor codes, Tensor scales, Tensor zeros, int[] groupOf, Tensor keep,
+      double loss, Device home) {
+    Tensor k = keep == null ? null : keep.to(home).clone().escape();
+    Tensor bytes = codes.to(home, DType.U8).escape();
+    Tensor sc = scales.to(home).clone().escape(), zr = zeros.to(home).clone().escape();
     codes.close();
-    return new QuantizedLinear(name, grid.bits(), grid.groupSize(), bytes, scales.escape(), zeros.escape(),
-        groupOf, k, k == null ? 0 : k.sum().itemLong(), loss);
+    scales.close();
+    zeros.close();
+    return new QuantizedLinear(name, grid.bits(), grid.groupSize(), bytes, sc, zr, groupOf, k, k == null ? 0 : k.sum().itemLong(), loss);
   }
 }

@@ -138,6 +138,25 @@ class QuantizeModelTest {
   }
 
   @Test
+  void aModelInHostMemoryIsQuantizedOnTheGpuOneBlockAtATime() {
+    org.junit.jupiter.api.Assumptions.assumeTrue(io.lowbit.torch.Cuda.isAvailable(), "needs a GPU");
+    var gpu = io.lowbit.torch.Device.cuda(0);
+    try (Model host = Models.load(TestData.stories260K().toString(), Models.Options.defaults().on(io.lowbit.torch.Device.CPU));
+        Model onGpu = Models.load(TestData.stories260K().toString(), Models.Options.defaults().on(gpu));
+        QuantizedModel a = Quantize.run(host, Grid.bits(3), Method.GPTQ, cal, null, Gptq.Options.defaults(), Progress.NONE, gpu);
+        QuantizedModel b = Quantize.run(onGpu, Grid.bits(3), Method.GPTQ, cal, null, Gptq.Options.defaults(), Progress.NONE)) {
+      assertEquals(io.lowbit.torch.Device.CPU, a.model().linear("layers.4.mlp.down").weight().device(), "the result stays in host memory");
+      assertEquals(io.lowbit.torch.Device.CPU, a.linear("layers.4.mlp.down").codes().device());
+      for (var l : host.linears()) {
+        int[] ca = a.linear(l.name()).codes().toIntArray(), cb = b.linear(l.name()).codes().toIntArray();
+        int differ = 0;
+        for (int i = 0; i < ca.length; i++) if (ca[i] != cb[i]) differ++;
+        assertTrue(differ <= ca.length / 1000, l.name() + ": " + differ + " codes differ"); // float order may flip a rare tie
+      }
+    }
+  }
+
+  @Test
   void gptqWithoutCalibrationIsRefused() {
     var e = assertThrows(IllegalArgumentException.class,
         () -> Quantize.run(fp, Grid.bits(3), Method.GPTQ, null, null, Gptq.Options.defaults(), Progress.NONE));
