@@ -2,7 +2,7 @@ package io.lowbit.dsl;
 
 import io.lowbit.data.Calibration;
 import io.lowbit.data.DataFiles;
-import io.lowbit.eval.Perplexity;
+import io.lowbit.eval.MultipleChoice;
 import io.lowbit.model.Model;
 import io.lowbit.model.Models;
 import io.lowbit.model.Progress;
@@ -144,53 +144,73 @@ public final class Lowbit {
 
   // ---------------------------------------------------------------- evaluation
 
+  public static Task.Perplexity perplexity(Text text) {
+    return new Task.Perplexity(text, 0, 0, 0);
+  }
+
+  public static Task.Choice arcEasy() { return choice(MultipleChoice.Task.ARC_EASY); }
+  public static Task.Choice arcChallenge() { return choice(MultipleChoice.Task.ARC_CHALLENGE); }
+  public static Task.Choice piqa() { return choice(MultipleChoice.Task.PIQA); }
+  public static Task.Choice boolq() { return choice(MultipleChoice.Task.BOOLQ); }
+  public static Task.Choice openbookqa() { return choice(MultipleChoice.Task.OPENBOOKQA); }
+  public static Task.Choice hellaswag() { return choice(MultipleChoice.Task.HELLASWAG); }
+  public static Task.Choice winogrande() { return choice(MultipleChoice.Task.WINOGRANDE); }
+  /** LAMBADA (OpenAI): last-word accuracy and perplexity. */
+  public static Task.Choice lambada() { return choice(MultipleChoice.Task.LAMBADA); }
+
+  private static Task.Choice choice(MultipleChoice.Task t) {
+    return new Task.Choice(t, 0, 1234);
+  }
+
+  /** GSM8K 8-shot chain of thought (greedy; {@code .sampled()} for the paper's T 0.8, top-p 0.95). */
+  public static Task.Gsm8k gsm8k() {
+    return new Task.Gsm8k(io.lowbit.eval.Gsm8k.Options.defaults());
+  }
+
+  /** MMLU 5-shot on the last quarter of every subject's test split. */
+  public static Task.Mmlu mmlu() {
+    return new Task.Mmlu(0.25, 0);
+  }
+
+  /** Measures each task on the model; a row per metric. Results are cached per (weights, task settings). */
+  public static Table eval(Model m, Task... tasks) {
+    return eval(m, m.name(), tasks);
+  }
+
   /** {@link #eval(Model, Task...)} on the quantized model's dense weights, labelled with its method and grid. */
   public static Table eval(QuantizedModel q, Task... tasks) {
-    Table t = eval(q.model(), tasks);
+    return eval(q.model(), q.model().name() + " " + q.method() + " " + q.grid(), tasks);
+  }
+
+  private static Table eval(Model m, String label, Task... tasks) {
     List<List<Object>> rows = new ArrayList<>();
-    for (List<Object> r : t.rows()) {
-      List<Object> row = new ArrayList<>(r);
-      row.set(0, q.model().name() + " " + q.method() + " " + q.grid());
+    for (Task t : tasks) rows.addAll(Evaluate.rows(m, label, t, progress()));
+    return Table.of("eval", Evaluate.COLUMNS, rows);
+  }
+
+  /**
+   * One table: a row per model (its average bits, a column per task metric). Give models as Model
+   * or QuantizedModel.
+   */
+  public static Table compare(List<?> models, Task... tasks) {
+    List<String> columns = new ArrayList<>(List.of("model", "bits"));
+    List<List<Object>> rows = new ArrayList<>();
+    for (Object o : models) {
+      Table t = switch (o) {
+        case QuantizedModel q -> eval(q, tasks);
+        case Model m -> eval(m, tasks);
+        default -> throw new IllegalArgumentException("compare takes models, not " + o.getClass().getSimpleName());
+      };
+      List<Object> row = new ArrayList<>();
+      row.add(t.rows().isEmpty() ? o.toString() : t.rows().get(0).get(0));
+      row.add(o instanceof QuantizedModel q ? q.paperBits() : (double) (((Model) o).dtype().bytes * 8));
+      for (List<Object> r : t.rows()) {
+        String col = r.get(1) + " " + r.get(2);
+        if (rows.isEmpty()) columns.add(col);
+        row.add(r.get(3));
+      }
       rows.add(row);
     }
-    return Table.of(t.title(), t.columns(), rows);
-  }
-
-  /** Something {@link #eval} can measure on a model. */
-  public sealed interface Task permits PerplexityTask {}
-
-  /** Perplexity on a text, by the data README's protocol; window and batch 0 mean the defaults. */
-  public record PerplexityTask(Text text, int window, int batch, int maxWindows) implements Task {
-    /** Windows of {@code tokens} tokens instead of the model's context. */
-    public PerplexityTask window(int tokens) {
-      return new PerplexityTask(text, tokens, batch, maxWindows);
-    }
-
-    /** Only the first {@code n} windows (a quick look). */
-    public PerplexityTask first(int n) {
-      return new PerplexityTask(text, window, batch, n);
-    }
-  }
-
-  public static PerplexityTask perplexity(Text text) {
-    return new PerplexityTask(text, 0, 0, 0);
-  }
-
-  /** Measures each task on the model; one row per task. */
-  public static Table eval(Model m, Task... tasks) {
-    List<List<Object>> rows = new ArrayList<>();
-    for (Task t : tasks) {
-      switch (t) {
-        case PerplexityTask p -> {
-          Perplexity.Options defaults = Perplexity.Options.defaults(m);
-          int window = p.window() > 0 ? p.window() : defaults.window();
-          int batch = p.batch() > 0 ? p.batch() : Perplexity.Options.defaultBatch(m, window);
-          Perplexity.Options o = new Perplexity.Options(window, batch, p.maxWindows());
-          Perplexity.Result r = Perplexity.of(m, p.text().name(), p.text().contents(), o, progress());
-          rows.add(List.of(m.name(), "perplexity " + r.text(), r.perplexity(), r.windows() + " × " + r.window(), r.seconds()));
-        }
-      }
-    }
-    return Table.of("eval", List.of("model", "task", "value", "windows", "seconds"), rows);
+    return Table.of("compare", columns, rows);
   }
 }

@@ -121,6 +121,25 @@ public final class Model implements AutoCloseable {
   public String source() { return source; }
   public List<Block> blocks() { return List.of(blocks); }
 
+  /**
+   * A fingerprint of the current weights (config, and the sum and absolute sum of every linear's
+   * weight): equal models share it, a quantized copy does not. Costs two reductions per linear.
+   */
+  public String fingerprint() {
+    java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+    crc.update(config.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    try (Scope s = Scope.open(); var g = Torch.noGrad()) {
+      java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(16);
+      for (Linear l : linears()) {
+        Tensor w = l.weight().to(DType.F64);
+        b.clear();
+        b.putDouble(w.sum().item()).putDouble(w.abs().sum().item());
+        crc.update(b.array());
+      }
+    }
+    return name() + "@" + Long.toHexString(crc.getValue());
+  }
+
   /** A short name for tables: the checkpoint's file or folder name, or "random:preset". */
   public String name() {
     if (source.startsWith("random:")) return source;

@@ -34,7 +34,7 @@ class LowbitVerbsTest {
           .perplexity();
       assertEquals(direct, fromTable, 1e-9, "the verb measures what Perplexity measures");
       String text = t.toString();
-      assertTrue(text.contains("perplexity tinystories-val") && text.contains("4 × 512"), text);
+      assertTrue(text.contains("tinystories-val") && text.contains("perplexity") && text.contains("4 × 512"), text);
       assertTrue(t.toHtml().startsWith("<table") && t.toHtml().contains("<th>value</th>"));
     }
   }
@@ -52,6 +52,31 @@ class LowbitVerbsTest {
         assertTrue((Double) s.get(0, "bits (storage)") > 3.5, "scales and zeros of every 32 weights cost about 0.6 bits");
         Table e = eval(g, perplexity(tinystories()).first(2));
         assertTrue(((String) e.get(0, "model")).contains("GPTQ W3 g32"), e.toString());
+      }
+    }
+  }
+
+  @Test
+  void everyTaskRunsThroughEvalAndRepeatsFromTheCache() {
+    try (Model m = load(TestData.stories260K().toString())) {
+      Task[] tasks = {Lowbit.arcEasy().limit(8), Lowbit.lambada().limit(8), Lowbit.winogrande().limit(8),
+          Lowbit.gsm8k().limit(2), Lowbit.mmlu().limit(1)};
+      long t0 = System.nanoTime();
+      Table first = eval(m, tasks);
+      double firstSeconds = (System.nanoTime() - t0) / 1e9;
+      assertEquals(Evaluate.COLUMNS, first.columns());
+      assertEquals(List.of("acc", "acc_norm", "acc", "perplexity", "acc", "accuracy", "accuracy"),
+          first.rows().stream().limit(7).map(r -> r.get(2)).toList());
+      for (List<Object> r : first.rows()) assertTrue(r.get(3) instanceof Double d && !d.isNaN(), r.toString());
+      long t1 = System.nanoTime();
+      Table again = eval(m, tasks);
+      assertEquals(first.rows(), again.rows(), "the same rows, from the cache");
+      assertTrue((System.nanoTime() - t1) / 1e9 < firstSeconds / 5, "a cached run is quick");
+      try (var q = quantize(m, bits(4), RTN)) {
+        Table c = Lowbit.compare(List.of(m, q), Lowbit.arcEasy().limit(8));
+        assertEquals(List.of("model", "bits", "arc_easy acc", "arc_easy acc_norm"), c.columns());
+        assertEquals(32.0, (Double) c.get(0, "bits"), 0, "float32 weights");
+        assertEquals(4.0, (Double) c.get(1, "bits"), 0);
       }
     }
   }

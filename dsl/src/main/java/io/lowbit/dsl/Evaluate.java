@@ -1,0 +1,72 @@
+package io.lowbit.dsl;
+
+import io.lowbit.eval.Gsm8k;
+import io.lowbit.eval.Mmlu;
+import io.lowbit.eval.MultipleChoice;
+import io.lowbit.eval.Perplexity;
+import io.lowbit.model.Model;
+import io.lowbit.model.Progress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/** Runs tasks on a model into table rows (model, task, metric, value, n, seconds), cached per model fingerprint and settings. */
+final class Evaluate {
+  private Evaluate() {}
+
+  static final List<String> COLUMNS = List.of("model", "task", "metric", "value", "n", "seconds");
+
+  /** Rows of earlier runs: re-running a notebook cell does not recompute. */
+  private static final Map<String, List<List<Object>>> CACHE = new ConcurrentHashMap<>();
+
+  static void clearCache() {
+    CACHE.clear();
+  }
+
+  static List<List<Object>> rows(Model m, String label, Task task, Progress progress) {
+    String key = m.fingerprint() + " | " + task;
+    List<List<Object>> cached = CACHE.get(key);
+    if (cached == null) {
+      cached = compute(m, task, progress);
+      CACHE.put(key, cached);
+    }
+    List<List<Object>> out = new ArrayList<>();
+    for (List<Object> r : cached) {
+      List<Object> row = new ArrayList<>(r);
+      row.add(0, label);
+      out.add(row);
+    }
+    return out;
+  }
+
+  private static List<List<Object>> compute(Model m, Task task, Progress progress) {
+    List<List<Object>> rows = new ArrayList<>();
+    switch (task) {
+      case Task.Perplexity p -> {
+        Perplexity.Options d = Perplexity.Options.defaults(m);
+        int window = p.window() > 0 ? p.window() : d.window();
+        int batch = p.batch() > 0 ? p.batch() : Perplexity.Options.defaultBatch(m, window);
+        var r = Perplexity.of(m, p.text().name(), p.text().contents(), new Perplexity.Options(window, batch, p.maxWindows()), progress);
+        rows.add(List.of(r.text(), "perplexity", r.perplexity(), r.windows() + " × " + r.window(), r.seconds()));
+      }
+      case Task.Choice c -> {
+        var r = MultipleChoice.run(m, c.task(), c.limit(), c.seed(), progress);
+        rows.add(List.of(c.task().label, "acc", r.acc(), r.n(), r.seconds()));
+        if (!Double.isNaN(r.accNorm())) rows.add(List.of(c.task().label, "acc_norm", r.accNorm(), r.n(), r.seconds()));
+        if (!Double.isNaN(r.perplexity())) rows.add(List.of(c.task().label, "perplexity", r.perplexity(), r.n(), r.seconds()));
+      }
+      case Task.Gsm8k g -> {
+        var r = Gsm8k.run(m, g.options(), progress);
+        rows.add(List.of("gsm8k", "accuracy", r.accuracy(), r.n(), r.seconds()));
+      }
+      case Task.Mmlu q -> {
+        var r = Mmlu.run(m, q.fraction(), q.limit(), progress);
+        rows.add(List.of("mmlu", "accuracy", r.accuracy(), r.n(), r.seconds()));
+        for (var e : r.groups().entrySet())
+          rows.add(List.of("mmlu " + e.getKey(), "accuracy", e.getValue()[0] / e.getValue()[1], (int) e.getValue()[1], r.seconds()));
+      }
+    }
+    return rows;
+  }
+}
