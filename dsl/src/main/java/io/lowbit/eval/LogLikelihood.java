@@ -60,9 +60,11 @@ public final class LogLikelihood {
         for (int k = 0; k < n; k++) {
           Request r = requests.get(order[done + k]);
           int[] all = concat(r.context(), r.continuation());
-          int cut = Math.max(0, all.length - max);                   // too long: drop context from the left
+          // too long: drop tokens from the left; a continuation longer than the context window keeps
+          // one token before it, and only its tokens that fit are scored
+          int cut = Math.max(0, all.length - max);
           rows.add(Arrays.copyOfRange(all, cut, all.length));
-          contStart.add(r.context().length - cut);
+          contStart.add(Math.max(1, r.context().length - cut));
         }
         long[] ids = new long[n * len], mask = new long[n * len];
         for (int k = 0; k < n; k++)

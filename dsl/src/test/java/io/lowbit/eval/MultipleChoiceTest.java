@@ -77,6 +77,17 @@ class MultipleChoiceTest {
   }
 
   @Test
+  void requestsLongerThanTheContextKeepTheirEnd() {
+    int[] ctx = new int[600], cont = new int[700];
+    java.util.Arrays.fill(ctx, 300);
+    java.util.Arrays.fill(cont, 301);
+    ctx[0] = 1;
+    var scores = LogLikelihood.score(m, List.of(new LogLikelihood.Request(ctx, new int[] {302, 303}),
+        new LogLikelihood.Request(ctx, cont)), Progress.NONE);
+    assertTrue(Double.isFinite(scores.get(0).logLikelihood()) && Double.isFinite(scores.get(1).logLikelihood()));
+  }
+
+  @Test
   void tasksReadTheirFilesWithTheHarnessPrompts() {
     var arc = MultipleChoice.items(MultipleChoice.Task.ARC_EASY, 0, 0);
     assertEquals(2376, arc.size());
