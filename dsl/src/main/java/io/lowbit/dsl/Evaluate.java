@@ -15,7 +15,7 @@ import java.util.concurrent.ConcurrentHashMap;
 final class Evaluate {
   private Evaluate() {}
 
-  static final List<String> COLUMNS = List.of("model", "task", "metric", "value", "n", "seconds");
+  static final List<String> COLUMNS = List.of("model", "task", "metric", "value", "n", "seconds", "settings", "fingerprint");
 
   /** Rows of earlier runs: re-running a notebook cell does not recompute. */
   private static final Map<String, List<List<Object>>> CACHE = new ConcurrentHashMap<>();
@@ -25,7 +25,8 @@ final class Evaluate {
   }
 
   static List<List<Object>> rows(Model m, String label, Task task, Progress progress) {
-    String key = m.fingerprint() + " | " + task;
+    String fingerprint = m.fingerprint();
+    String key = fingerprint + " | " + task;
     List<List<Object>> cached = CACHE.get(key);
     if (cached == null) {
       cached = compute(m, task, progress);
@@ -35,6 +36,8 @@ final class Evaluate {
     for (List<Object> r : cached) {
       List<Object> row = new ArrayList<>(r);
       row.add(0, label);
+      row.add(task.toString());
+      row.add(fingerprint);
       out.add(row);
     }
     return out;
@@ -52,19 +55,19 @@ final class Evaluate {
       }
       case Task.Choice c -> {
         var r = MultipleChoice.run(m, c.task(), c.limit(), c.seed(), progress);
-        rows.add(List.of(c.task().label, "acc", r.acc(), r.n(), r.seconds()));
-        if (!Double.isNaN(r.accNorm())) rows.add(List.of(c.task().label, "acc_norm", r.accNorm(), r.n(), r.seconds()));
-        if (!Double.isNaN(r.perplexity())) rows.add(List.of(c.task().label, "perplexity", r.perplexity(), r.n(), r.seconds()));
+        rows.add(List.of(c.task().label, "acc", r.acc(), (long) r.n(), r.seconds()));
+        if (!Double.isNaN(r.accNorm())) rows.add(List.of(c.task().label, "acc_norm", r.accNorm(), (long) r.n(), r.seconds()));
+        if (!Double.isNaN(r.perplexity())) rows.add(List.of(c.task().label, "perplexity", r.perplexity(), (long) r.n(), r.seconds()));
       }
       case Task.Gsm8k g -> {
         var r = Gsm8k.run(m, g.options(), progress);
-        rows.add(List.of("gsm8k", "accuracy", r.accuracy(), r.n(), r.seconds()));
+        rows.add(List.of("gsm8k", "accuracy", r.accuracy(), (long) r.n(), r.seconds()));
       }
       case Task.Mmlu q -> {
         var r = Mmlu.run(m, q.fraction(), q.limit(), progress);
-        rows.add(List.of("mmlu", "accuracy", r.accuracy(), r.n(), r.seconds()));
+        rows.add(List.of("mmlu", "accuracy", r.accuracy(), (long) r.n(), r.seconds()));
         for (var e : r.groups().entrySet())
-          rows.add(List.of("mmlu " + e.getKey(), "accuracy", e.getValue()[0] / e.getValue()[1], (int) e.getValue()[1], r.seconds()));
+          rows.add(List.of("mmlu " + e.getKey(), "accuracy", e.getValue()[0] / e.getValue()[1], (long) e.getValue()[1], r.seconds()));
       }
     }
     return rows;

@@ -188,11 +188,24 @@ public final class Lowbit {
     return Table.of("eval", Evaluate.COLUMNS, rows);
   }
 
+  /** A comparison: the table, and a grouped bar chart of its metrics. */
+  public record Comparison(Table table, Chart chart) {
+    @Override
+    public String toString() {
+      return table.toString();
+    }
+  }
+
   /**
-   * One table: a row per model (its average bits, a column per task metric). Give models as Model
-   * or QuantizedModel.
+   * One table, a row per model (its average bits, a column per task metric), and a grouped bar
+   * chart of the metrics. Give models as Model or QuantizedModel.
    */
-  public static Table compare(List<?> models, Task... tasks) {
+  public static Comparison compare(List<?> models, Task... tasks) {
+    Table t = compareTable(models, tasks);
+    return new Comparison(t, Chart.groupedBars("compare", t, 2));
+  }
+
+  private static Table compareTable(List<?> models, Task... tasks) {
     List<String> columns = new ArrayList<>(List.of("model", "bits"));
     List<List<Object>> rows = new ArrayList<>();
     for (Object o : models) {

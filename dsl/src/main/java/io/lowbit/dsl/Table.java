@@ -1,5 +1,9 @@
 package io.lowbit.dsl;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -85,6 +89,86 @@ public final class Table {
       l.append(right ? " ".repeat(w[c] - s.length()) + s : s + " ".repeat(w[c] - s.length()));
     }
     sb.append(l.toString().stripTrailing()).append('\n');
+  }
+
+  // ---------------------------------------------------------------- files
+
+  /** Saves as CSV (file name ending .csv) or JSON (.json, with the title); numbers at full precision. */
+  public Path save(Path file) {
+    String name = file.getFileName().toString();
+    try {
+      if (name.endsWith(".json")) {
+        com.google.gson.JsonObject j = new com.google.gson.JsonObject();
+        j.addProperty("title", title);
+        j.add("columns", new com.google.gson.Gson().toJsonTree(columns));
+        com.google.gson.JsonArray rs = new com.google.gson.JsonArray();
+        for (List<Object> r : rows) {
+          com.google.gson.JsonArray a = new com.google.gson.JsonArray();
+          for (Object v : r) {
+            if (v instanceof Number n) a.add(n);
+            else if (v == null) a.add(com.google.gson.JsonNull.INSTANCE);
+            else a.add(v.toString());
+          }
+          rs.add(a);
+        }
+        j.add("rows", rs);
+        return Files.writeString(file, new com.google.gson.GsonBuilder().serializeSpecialFloatingPointValues().setPrettyPrinting().create().toJson(j));
+      }
+      if (!name.endsWith(".csv")) throw new IllegalArgumentException(file + ": save as .csv or .json");
+      StringBuilder sb = new StringBuilder();
+      csvLine(sb, new ArrayList<>(columns));
+      for (List<Object> r : rows) csvLine(sb, r);
+      return Files.writeString(file, sb);
+    } catch (IOException e) {
+      throw new UncheckedIOException(file + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** Reads what {@link #save} wrote; whole numbers come back as Long, others as Double. */
+  public static Table load(Path file) {
+    try {
+      String text = Files.readString(file);
+      if (file.getFileName().toString().endsWith(".json")) {
+        com.google.gson.JsonObject j = com.google.gson.JsonParser.parseString(text).getAsJsonObject();
+        List<String> cols = new ArrayList<>();
+        j.getAsJsonArray("columns").forEach(e -> cols.add(e.getAsString()));
+        List<List<Object>> rs = new ArrayList<>();
+        for (var row : j.getAsJsonArray("rows")) {
+          List<Object> r = new ArrayList<>();
+          for (var v : row.getAsJsonArray())
+            r.add(v.isJsonNull() ? null : v.getAsJsonPrimitive().isNumber() ? number(v.getAsString()) : v.getAsString());
+          rs.add(r);
+        }
+        return of(j.has("title") && !j.get("title").isJsonNull() ? j.get("title").getAsString() : "", cols, rs);
+      }
+      List<List<String>> lines = io.lowbit.eval.CsvFiles.parse(text);
+      List<List<Object>> rs = new ArrayList<>();
+      for (List<String> l : lines.subList(1, lines.size())) {
+        List<Object> r = new ArrayList<>();
+        for (String v : l) r.add(number(v));
+        rs.add(r);
+      }
+      return of(file.getFileName().toString(), lines.get(0), rs);
+    } catch (IOException e) {
+      throw new UncheckedIOException(file + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static Object number(String v) {
+    if (v.matches("-?\\d{1,18}")) return Long.parseLong(v);
+    if (v.matches("-?(\\d+\\.\\d*|\\d*\\.\\d+)([eE][-+]?\\d+)?|-?\\d+[eE][-+]?\\d+|NaN|-?Infinity")) return Double.parseDouble(v);
+    return v;
+  }
+
+  private static void csvLine(StringBuilder sb, List<Object> cells) {
+    for (int i = 0; i < cells.size(); i++) {
+      if (i > 0) sb.append(',');
+      Object v = cells.get(i);
+      String s = v == null ? "" : v.toString();
+      if (s.contains(",") || s.contains("\"") || s.contains("\n")) s = "\"" + s.replace("\"", "\"\"") + "\"";
+      sb.append(s);
+    }
+    sb.append('\n');
   }
 
   public String toHtml() {

@@ -84,7 +84,7 @@ public final class Mmlu {
     List<Question> out = new ArrayList<>();
     var file = DataFiles.find("mmlu/" + split + "/" + subject + "_" + split + ".csv");
     try {
-      for (List<String> row : Csv.parse(Files.readString(file, StandardCharsets.UTF_8))) {
+      for (List<String> row : CsvFiles.parse(Files.readString(file, StandardCharsets.UTF_8))) {
         if (row.size() != 6) throw new IllegalArgumentException(file + ": a row of " + row.size() + " fields, expected 6: " + row);
         out.add(new Question(subject, row.get(0), row.subList(1, 5), "ABCD".indexOf(row.get(5).strip())));
       }

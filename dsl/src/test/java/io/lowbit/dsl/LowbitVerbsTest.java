@@ -57,7 +57,10 @@ class LowbitVerbsTest {
   }
 
   @Test
-  void everyTaskRunsThroughEvalAndRepeatsFromTheCache() {
+  void everyTaskRunsThroughEvalAndRepeatsFromTheCache() throws java.io.IOException {
+    TestData.shared("choice");
+    TestData.shared("mmlu");
+    TestData.shared("gsm8k");
     try (Model m = load(TestData.stories260K().toString())) {
       Task[] tasks = {Lowbit.arcEasy().limit(8), Lowbit.lambada().limit(8), Lowbit.winogrande().limit(8),
           Lowbit.gsm8k().limit(2), Lowbit.mmlu().limit(1)};
@@ -73,10 +76,32 @@ class LowbitVerbsTest {
       assertEquals(first.rows(), again.rows(), "the same rows, from the cache");
       assertTrue((System.nanoTime() - t1) / 1e9 < firstSeconds / 5, "a cached run is quick");
       try (var q = quantize(m, bits(4), RTN)) {
-        Table c = Lowbit.compare(List.of(m, q), Lowbit.arcEasy().limit(8));
+        var cmp = Lowbit.compare(List.of(m, q), Lowbit.arcEasy().limit(8));
+        Table c = cmp.table();
         assertEquals(List.of("model", "bits", "arc_easy acc", "arc_easy acc_norm"), c.columns());
         assertEquals(32.0, (Double) c.get(0, "bits"), 0, "float32 weights");
         assertEquals(4.0, (Double) c.get(1, "bits"), 0);
+        // the chart is a real PNG with something drawn on it
+        var img = javax.imageio.ImageIO.read(new java.io.ByteArrayInputStream(cmp.chart().png()));
+        assertEquals(720, img.getWidth());
+        java.util.Set<Integer> colours = new java.util.HashSet<>();
+        for (int x = 0; x < img.getWidth(); x += 7) for (int y = 0; y < img.getHeight(); y += 7) colours.add(img.getRGB(x, y));
+        assertTrue(colours.size() > 3, "not a blank image");
+      }
+    }
+  }
+
+  @Test
+  void resultsSaveAndLoadWithTheirFingerprintAndSettings(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+    TestData.shared("choice");
+    try (Model m = load(TestData.stories260K().toString())) {
+      Table t = eval(m, Lowbit.piqa().limit(4), perplexity(tinystories()).first(1));
+      assertTrue(((String) t.get(0, "fingerprint")).startsWith("stories260K@"));
+      assertEquals("piqa limit=4 seed=1234", t.get(0, "settings"));
+      for (String name : List.of("r.csv", "r.json")) {
+        Table back = Table.load(t.save(dir.resolve(name)));
+        assertEquals(t.columns(), back.columns());
+        assertEquals(t.rows(), back.rows(), name);
       }
     }
   }

@@ -23,7 +23,8 @@ class MmluTest {
 
   @Test
   void theFilesParseIncludingQuotedFields() {
-    assertEquals(List.of(List.of("a, b", "say \"hi\"", "x\ny")), Csv.parse("\"a, b\",\"say \"\"hi\"\"\",\"x\ny\"\n"));
+    io.lowbit.TestData.shared("mmlu");
+    assertEquals(List.of(List.of("a, b", "say \"hi\"", "x\ny")), CsvFiles.parse("\"a, b\",\"say \"\"hi\"\"\",\"x\ny\"\n"));
     assertEquals(57, Mmlu.subjects().size());
     var dev = Mmlu.read("abstract_algebra", "dev");
     assertEquals(5, dev.size());
@@ -36,6 +37,7 @@ class MmluTest {
 
   @Test
   void stories260kAnswersTheLastQuarterOfEverySubject() {
+    io.lowbit.TestData.shared("mmlu");
     try (Model m = Models.load(TestData.stories260K().toString())) {
       var r = Mmlu.run(m, 0.25, 2, Progress.NONE);
       assertEquals(57 * 2, r.n());

@@ -89,6 +89,7 @@ class MultipleChoiceTest {
 
   @Test
   void tasksReadTheirFilesWithTheHarnessPrompts() {
+    TestData.shared("choice");
     var arc = MultipleChoice.items(MultipleChoice.Task.ARC_EASY, 0, 0);
     assertEquals(2376, arc.size());
     assertTrue(arc.get(0).contexts().get(0).startsWith("Question: ") && arc.get(0).contexts().get(0).endsWith("\nAnswer:"));
@@ -106,6 +107,7 @@ class MultipleChoiceTest {
 
   @Test
   void stories260kRunsEveryTaskAndBeatsUniformOnLambada() {
+    TestData.shared("choice");
     for (MultipleChoice.Task t : MultipleChoice.Task.values()) {
       var r = MultipleChoice.run(m, t, 20, 1, Progress.NONE);
       assertEquals(20, r.n(), t.label);

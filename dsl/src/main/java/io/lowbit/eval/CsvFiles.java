@@ -3,11 +3,11 @@ package io.lowbit.eval;
 import java.util.ArrayList;
 import java.util.List;
 
-/** RFC 4180 CSV: quoted fields may hold commas, doubled quotes and newlines. */
-final class Csv {
-  private Csv() {}
+/** Reads RFC 4180 CSV: quoted fields may hold commas, doubled quotes and newlines. */
+public final class CsvFiles {
+  private CsvFiles() {}
 
-  static List<List<String>> parse(String text) {
+  public static List<List<String>> parse(String text) {
     List<List<String>> rows = new ArrayList<>();
     List<String> row = new ArrayList<>();
     StringBuilder field = new StringBuilder();
