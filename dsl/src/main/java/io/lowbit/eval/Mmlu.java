@@ -130,21 +130,37 @@ public final class Mmlu {
     return new Result(total, (double) hits / total, perGroup, perSubject, (System.nanoTime() - t0) / 1e9);
   }
 
-  /** One forward per question: the letters' logits at the last position. */
+  /** The letters' logits at each prompt's last position; prompts batched, right-padded. */
   private static int[] byLetterLogits(Model m, String subject, List<Question> dev, List<Question> eval, int[] letters) {
     int[] pred = new int[eval.size()];
     int max = m.config().maxPositions();
+    List<int[]> prompts = new ArrayList<>();
+    for (Question q : eval) {
+      int[] ids = m.tokenizer().encode(prompt(subject, dev, q), true, false);
+      prompts.add(ids.length > max ? java.util.Arrays.copyOfRange(ids, ids.length - max, ids.length) : ids); // keep the question
+    }
     try (var g = Torch.noGrad()) {
-      for (int i = 0; i < eval.size(); i++) {
-        int[] ids = m.tokenizer().encode(prompt(subject, dev, eval.get(i)), true, false);
-        if (ids.length > max) ids = java.util.Arrays.copyOfRange(ids, ids.length - max, ids.length); // keep the question
+      for (int i = 0; i < prompts.size(); ) {
+        int len = 0;
+        int n = m.batchFor(prompts.get(i).length, m.device(), 16);
+        n = Math.min(n, prompts.size() - i);
+        for (int k = 0; k < n; k++) len = Math.max(len, prompts.get(i + k).length);
+        long[] ids = new long[n * len], mask = new long[n * len];
+        for (int k = 0; k < n; k++)
+          for (int t = 0; t < prompts.get(i + k).length; t++) {
+            ids[k * len + t] = prompts.get(i + k)[t];
+            mask[k * len + t] = 1;
+          }
         try (Scope s = Scope.open()) {
-          Tensor last = m.forward(m.tokens(ids), null).select(1, ids.length - 1).select(0, 0).to(DType.F32);
-          double[] l = last.toDoubleArray();
-          int best = 0;
-          for (int j = 1; j < 4; j++) if (l[letters[j]] > l[letters[best]]) best = j;
-          pred[i] = best;
+          Tensor logits = m.forward(Torch.tensor(ids, n, len).to(m.device()), Torch.tensor(mask, n, len).to(m.device()));
+          for (int k = 0; k < n; k++) {
+            double[] l = logits.select(0, k).select(0, prompts.get(i + k).length - 1).to(DType.F32).toDoubleArray();
+            int best = 0;
+            for (int j = 1; j < 4; j++) if (l[letters[j]] > l[letters[best]]) best = j;
+            pred[i + k] = best;
+          }
         }
+        i += n;
       }
     }
     return pred;

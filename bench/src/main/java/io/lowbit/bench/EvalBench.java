@@ -1,0 +1,37 @@
+package io.lowbit.bench;
+
+import io.lowbit.data.DataFiles;
+import io.lowbit.eval.Gsm8k;
+import io.lowbit.eval.Mmlu;
+import io.lowbit.model.Llama2cTokenizer;
+import io.lowbit.model.Model;
+import io.lowbit.model.Progress;
+import io.lowbit.model.RandomModel;
+import io.lowbit.torch.DType;
+import io.lowbit.torch.Device;
+import java.util.Locale;
+
+/**
+ * Evaluation throughput on a GPU ({@code ./lowbit run io.lowbit.bench.EvalBench}): random:llama3-8b
+ * (bf16) with the shipped 512-token tokenizer standing in for Llama 3's (prompts come out about 2–3×
+ * longer in tokens than with the real one, so these figures are pessimistic): GSM8K questions per
+ * second at batch 64 (256 new tokens each: random weights never stop early), and the time for
+ * MMLU's last-quarter split.
+ */
+public final class EvalBench {
+  private EvalBench() {}
+
+  public static void main(String[] args) {
+    int questions = args.length > 0 ? Integer.parseInt(args[0]) : 64;
+    var tok = Llama2cTokenizer.load(DataFiles.find("models/stories260K/tok512.bin"), 512);
+    try (Model m = RandomModel.create("llama3-8b", Device.defaultDevice(), DType.BF16, 0, tok)) {
+      Gsm8k.run(m, Gsm8k.Options.defaults().limit(2), Progress.NONE); // warm-up
+      var g = Gsm8k.run(m, Gsm8k.Options.defaults().limit(questions), Progress.NONE);
+      System.out.printf(Locale.ROOT, "| GSM8K random:llama3-8b, batch 64 | %d questions | %.1f s | %.2f questions/s |%n",
+          g.n(), g.seconds(), g.n() / g.seconds());
+      var q = Mmlu.run(m, 0.25, 0, Progress.NONE);
+      System.out.printf(Locale.ROOT, "| MMLU last 25%% random:llama3-8b | %d questions | %.1f s | %.1f questions/s |%n",
+          q.n(), q.seconds(), q.n() / q.seconds());
+    }
+  }
+}
