@@ -36,18 +36,13 @@ public final class RandomModel {
   }
 
   /** With a tokenizer (ids must fit the preset's vocabulary), for benchmarks that need text. */
-  public static Model create(String name, Device device, DType dtype, long seed, Tokenizer tokenizer) {
-    if (tokenizer.vocabSize() > preset(name).vocabSize())
-      throw new IllegalArgumentException("a tokenizer of " + tokenizer.vocabSize() + " tokens does not fit random:" + name);
-    return create(preset(name).withDtype(dtype), "random:" + name, device, seed, tokenizer);
-  }
-
   /** Weights ~ N(0, 0.02²), norms 1 (+ a little noise, so tests see them matter), biases small. */
   public static Model create(Config c, String source, Device device, long seed) {
     return create(c, source, device, seed, null);
   }
 
-  private static Model create(Config c, String source, Device device, long seed, Tokenizer tokenizer) {
+  /** A config of one's own with random weights and an optional tokenizer (its ids must fit the vocabulary). */
+  public static Model create(Config c, String source, Device device, long seed, Tokenizer tokenizer) {
     Torch.manualSeed(seed);
     Map<String, Tensor> w = new LinkedHashMap<>();
     try (Scope s = Scope.open()) {
