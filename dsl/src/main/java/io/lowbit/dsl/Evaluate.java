@@ -24,8 +24,8 @@ final class Evaluate {
     CACHE.clear();
   }
 
-  static List<List<Object>> rows(Model m, String label, Task task, Progress progress) {
-    String fingerprint = m.fingerprint();
+  /** {@code fingerprint} is {@link Model#fingerprint()}, computed once by the caller for all its tasks. */
+  static List<List<Object>> rows(Model m, String fingerprint, String label, Task task, Progress progress) {
     String key = fingerprint + " | " + task;
     List<List<Object>> cached = CACHE.get(key);
     if (cached == null) {

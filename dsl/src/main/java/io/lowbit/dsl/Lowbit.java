@@ -184,7 +184,8 @@ public final class Lowbit {
 
   private static Table eval(Model m, String label, Task... tasks) {
     List<List<Object>> rows = new ArrayList<>();
-    for (Task t : tasks) rows.addAll(Evaluate.rows(m, label, t, progress()));
+    String fingerprint = m.fingerprint(); // one pass over the weights, whatever the number of tasks
+    for (Task t : tasks) rows.addAll(Evaluate.rows(m, fingerprint, label, t, progress()));
     return Table.of("eval", Evaluate.COLUMNS, rows);
   }
 

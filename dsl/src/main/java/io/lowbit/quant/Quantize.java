@@ -112,7 +112,7 @@ public final class Quantize {
       }
       for (int i = 0; i < blocks; i++) {
         q.moveBlock(i, work);
-        for (List<String> group : QuantizedModel.trueSequentialGroups()) {
+        for (List<String> group : TRUE_SEQUENTIAL) {
           Interrupts.check();
           List<Linear> ls = new ArrayList<>();
           for (String n : group) ls.add(q.linear("layers." + i + "." + n));
@@ -157,6 +157,10 @@ public final class Quantize {
     }
   }
 
+  /** The reference's --true-sequential order inside a block: each group sees the earlier ones quantized. */
+  static final List<List<String>> TRUE_SEQUENTIAL =
+      List.of(List.of("attn.k", "attn.v", "attn.q"), List.of("attn.o"), List.of("mlp.up", "mlp.gate"), List.of("mlp.down"));
+
   /** Thrown by a Hessian hook once it has its input: the rest of the block's pass is not needed. */
   private static final class Enough extends RuntimeException {
     Enough() {
@@ -182,9 +186,10 @@ public final class Quantize {
   /** The layer's record, its tensors beside the model (host memory when the work is on a GPU). */
   private static QuantizedLinear layer(String name, Grid grid, Tensor codes, Tensor scales, Tensor zeros, int[] groupOf, Tensor keep,
       double loss, Device home) {
-    Tensor k = keep == null ? null : keep.to(home).clone().escape();
+    // handles share storage, so closing the inputs below frees nothing these still use
+    Tensor k = keep == null ? null : keep.to(home).escape();
     Tensor bytes = codes.to(home, DType.U8).escape();
-    Tensor sc = scales.to(home).clone().escape(), zr = zeros.to(home).clone().escape();
+    Tensor sc = scales.to(home).escape(), zr = zeros.to(home).escape();
     codes.close();
     scales.close();
     zeros.close();

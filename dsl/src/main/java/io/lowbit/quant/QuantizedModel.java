@@ -149,8 +149,4 @@ public final class QuantizedModel implements AutoCloseable {
     return String.format(java.util.Locale.ROOT, "QuantizedModel[%s %s %s, %.3f bits (papers), %.3f bits (storage), %.1f s]",
         model.name(), method, grid, paperBits(), storageBits(), seconds);
   }
-
-  static List<List<String>> trueSequentialGroups() {
-    return List.of(List.of("attn.k", "attn.v", "attn.q"), List.of("attn.o"), List.of("mlp.up", "mlp.gate"), List.of("mlp.down"));
-  }
 }
