@@ -9,17 +9,43 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.CategoryChart;
 import org.knowm.xchart.CategoryChartBuilder;
+import org.knowm.xchart.VectorGraphicsEncoder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.style.Styler;
 
-/** A chart drawn in the JVM (no browser, no network): PNG bytes for a notebook, or a file. */
+/** A chart drawn in the JVM (no browser, no network): PNG or SVG for a notebook, or a file. */
 public final class Chart {
-  private final CategoryChart chart;
+  private final org.knowm.xchart.internal.chartpart.Chart<?, ?> chart;
+  private final int points;
 
-  private Chart(CategoryChart chart) {
+  private Chart(org.knowm.xchart.internal.chartpart.Chart<?, ?> chart, int points) {
     this.chart = chart;
+    this.points = points;
+  }
+
+  /**
+   * A line chart: one line per entry of {@code series} over the shared {@code x} values (for
+   * sweeps: perplexity against bits, accuracy against the outlier budget).
+   */
+  public static Chart lines(String title, String xTitle, String yTitle, List<? extends Number> x,
+                            Map<String, ? extends List<? extends Number>> series) {
+    System.setProperty("java.awt.headless", "true");
+    XYChart c = new XYChartBuilder().width(720).height(400).title(title).xAxisTitle(xTitle).yAxisTitle(yTitle).build();
+    c.getStyler().setLegendPosition(Styler.LegendPosition.OutsideS);
+    c.getStyler().setChartBackgroundColor(Color.WHITE);
+    int points = 0;
+    for (var e : series.entrySet()) {
+      if (e.getValue().size() != x.size())
+        throw new IllegalArgumentException("series " + e.getKey() + " has " + e.getValue().size() + " values for " + x.size() + " x values");
+      c.addSeries(e.getKey(), x, e.getValue());
+      points += x.size();
+    }
+    return new Chart(c, points);
   }
 
   /**
@@ -33,13 +59,15 @@ public final class Chart {
     c.getStyler().setChartBackgroundColor(Color.WHITE);
     c.getStyler().setAvailableSpaceFill(0.8);
     List<String> metrics = t.columns().subList(firstMetric, t.columns().size());
+    int points = 0;
     for (List<Object> row : t.rows()) {
       List<Double> values = new ArrayList<>();
       for (int i = firstMetric; i < row.size(); i++)
         values.add(row.get(i) instanceof Number n && Double.isFinite(n.doubleValue()) ? n.doubleValue() : 0.0);
       c.addSeries(String.valueOf(row.get(0)), metrics, values);
+      points += values.size();
     }
-    return new Chart(c);
+    return new Chart(c, points);
   }
 
   public byte[] png() {
@@ -53,8 +81,30 @@ public final class Chart {
     }
   }
 
+  /** The chart as SVG text (crisp at any size; large for charts with many points). */
+  public String svg() {
+    try {
+      ByteArrayOutputStream out = new ByteArrayOutputStream();
+      VectorGraphicsEncoder.saveVectorGraphic(chart, out, VectorGraphicsEncoder.VectorGraphicsFormat.SVG);
+      return out.toString(java.nio.charset.StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** How many data points are drawn (a notebook sends SVG too only for small charts). */
+  public int points() {
+    return points;
+  }
+
+  public String title() {
+    return chart.getTitle();
+  }
+
+  /** Writes PNG, or SVG when the name ends in .svg. */
   public Path save(Path file) {
     try {
+      if (file.toString().endsWith(".svg")) return Files.writeString(file, svg());
       return Files.write(file, png());
     } catch (IOException e) {
       throw new UncheckedIOException(file + ": " + e.getMessage(), e);
@@ -63,6 +113,6 @@ public final class Chart {
 
   @Override
   public String toString() {
-    return "Chart[" + chart.getTitle() + ", " + chart.getSeriesMap().size() + " series]";
+    return "Chart[" + chart.getTitle() + ", " + points + " points]";
   }
 }

@@ -3,6 +3,7 @@ package io.lowbit.dsl;
 import io.lowbit.data.Calibration;
 import io.lowbit.data.DataFiles;
 import io.lowbit.eval.MultipleChoice;
+import io.lowbit.model.Generation;
 import io.lowbit.model.Model;
 import io.lowbit.model.Models;
 import io.lowbit.model.Progress;
@@ -49,6 +50,20 @@ public final class Lowbit {
 
   public static Model load(String spec, Models.Options options) {
     return Models.load(spec, options);
+  }
+
+  /**
+   * Continues {@code prompt} with up to {@code maxNewTokens} tokens, greedily (the same text every
+   * time); the result prints as the prompt followed by the continuation.
+   */
+  public static Generation.Completion generate(Model m, String prompt, int maxNewTokens) {
+    return Generation.generate(m, prompt, Generation.Options.greedy(maxNewTokens));
+  }
+
+  /** {@link #generate(Model, String, int)} with sampling: temperature, top-p and a seed. */
+  public static Generation.Completion generate(Model m, String prompt, int maxNewTokens, double temperature,
+                                               double topP, long seed) {
+    return Generation.generate(m, prompt, Generation.Options.greedy(maxNewTokens).withSampling(temperature, topP, seed));
   }
 
   // ---------------------------------------------------------------- texts
@@ -187,6 +202,20 @@ public final class Lowbit {
     String fingerprint = m.fingerprint(); // one pass over the weights, whatever the number of tasks
     for (Task t : tasks) rows.addAll(Evaluate.rows(m, fingerprint, label, t, progress()));
     return Table.of("eval", Evaluate.COLUMNS, rows);
+  }
+
+  /**
+   * A line chart of a sweep: {@code series} maps each line's name to its y values over the shared
+   * {@code x} values, e.g. {@code lines("W3 perplexity", "outlier %", "ppl", List.of(0, 1, 5), Map.of("GPTQ", ys))}.
+   */
+  public static Chart lines(String title, String xTitle, String yTitle, List<? extends Number> x,
+                            java.util.Map<String, ? extends List<? extends Number>> series) {
+    return Chart.lines(title, xTitle, yTitle, x, series);
+  }
+
+  /** A grouped bar chart of a table's numeric columns from {@code firstMetric} on, a bar per row. */
+  public static Chart bars(String title, Table t, int firstMetric) {
+    return Chart.groupedBars(title, t, firstMetric);
   }
 
   /** A comparison: the table, and a grouped bar chart of its metrics. */
