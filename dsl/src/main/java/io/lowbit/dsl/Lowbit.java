@@ -81,6 +81,11 @@ public final class Lowbit {
     return file("text/tinystories_val.txt", "tinystories-val");
   }
 
+  /** An excerpt of the TinyStories training stories shipped in data/text: calibrate on this, measure on {@link #tinystories()}. */
+  public static Text tinystoriesTrain() {
+    return file("text/tinystories_train_excerpt.txt", "tinystories-train");
+  }
+
   /** WikiText-2 raw test split (from the data folder; see data/README.md). */
   public static Text wikitext2() {
     return file("text/wikitext2_test_raw.txt", "wikitext2-test");

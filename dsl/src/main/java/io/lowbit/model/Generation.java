@@ -62,12 +62,24 @@ public final class Generation {
     Tokens t = generateTokens(m, encoded, o);
     List<Completion> result = new ArrayList<>();
     for (int i = 0; i < encoded.length; i++) {
-      String text = tok.decode(t.tokens()[i]);
+      String text = continuation(tok, encoded[i], t.tokens()[i]);
       int cut = stopIndex(text, o.stop());
       if (cut >= 0) text = text.substring(0, cut);
       result.add(new Completion(prompts.get(i), text, t.tokens()[i], t.stopReasons()[i]));
     }
     return result;
+  }
+
+  /**
+   * The text the new tokens add to the prompt. Decoded together with the prompt, because a
+   * tokenizer drops a leading space when a text starts with it ("a little" + " girl", not "girl").
+   */
+  static String continuation(Tokenizer tok, int[] prompt, int[] generated) {
+    int[] all = java.util.Arrays.copyOf(prompt, prompt.length + generated.length);
+    System.arraycopy(generated, 0, all, prompt.length, generated.length);
+    String full = tok.decode(all);
+    String head = tok.decode(prompt);
+    return full.startsWith(head) ? full.substring(head.length()) : tok.decode(generated);
   }
 
   /** Generated token ids per prompt and why each ended ("eos", "stop", "length"). */

@@ -40,6 +40,7 @@ public final class Models {
     if (spec.startsWith("random:"))
       return RandomModel.create(spec.substring(7), o.device(), o.dtype() == null ? DType.BF16 : o.dtype(), o.seed());
     Path path = Path.of(spec);
+    if (!Files.exists(path) && !path.isAbsolute()) path = shipped(spec, path);
     if (!Files.exists(path)) throw new CheckpointException(path.toAbsolutePath() + ": no such file or folder");
     try {
       if (Files.isDirectory(path)) {
@@ -54,6 +55,15 @@ public final class Models {
       throw new CheckpointException(path + ": not a model (expected a folder with config.json, or a llama2.c .bin)");
     } catch (IOException e) {
       throw new CheckpointException(path + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** A bare name ("stories260K") is a model in the data folder (data/models/NAME), when there is one. */
+  private static Path shipped(String spec, Path asGiven) {
+    try {
+      return io.lowbit.data.DataFiles.find("models/" + spec);
+    } catch (RuntimeException e) {
+      return asGiven;
     }
   }
 

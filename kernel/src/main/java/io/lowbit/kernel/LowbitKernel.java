@@ -111,6 +111,7 @@ final class LowbitKernel extends BaseKernel {
     Shown shown = null;
     int offset = 0;
     while (offset < source.length() && !source.substring(offset).isBlank()) {
+      while (Character.isWhitespace(source.charAt(offset))) offset++; // a snippet's positions start at its first character
       String rest = source.substring(offset);
       var info = sca.analyzeCompletion(rest);
       boolean complete = info.completeness().isComplete();
@@ -129,6 +130,10 @@ final class LowbitKernel extends BaseKernel {
   }
 
   private Shown check(List<SnippetEvent> events, String source, int line, boolean semicolon) throws CellError {
+    if (interrupted) { // JShell reports a stopped snippet as having run; the user pressed stop
+      JShellException ex = events.stream().map(SnippetEvent::exception).filter(e -> e != null).findFirst().orElse(null);
+      throw interruptedError(ex);
+    }
     Shown shown = null;
     for (SnippetEvent e : events) {
       if (e.causeSnippet() != null) continue; // what this snippet did to others

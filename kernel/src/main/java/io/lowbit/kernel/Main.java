@@ -55,7 +55,7 @@ public final class Main {
     }
     boolean restart = server.awaitShutdown();
     Kernels.log(restart ? "restarting (the client starts a new process)" : "shutting down");
-    server.closeSockets();
+    server.finish();
     System.exit(0);
   }
 

@@ -456,12 +456,17 @@ final class Server {
     };
   }
 
-  void closeSockets() {
+  /**
+   * Before the process exits: the last messages leave (ZeroMQ sends from its own thread). The
+   * sockets are not closed one by one: the loops may be inside a receive, and the process ends anyway.
+   */
+  void finish() {
     running = false;
+    iopub.flush();
     try {
-      iopub.close();
-    } finally {
-      ctx.close();
+      Thread.sleep(150);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 
