@@ -23,12 +23,12 @@ if [ -z "$(torch_prefix)" ]; then
   have_pkg libopenblas0-pthread || need+=(libopenblas0-pthread)
 fi
 # the Jupyter side: the kernel's protocol tests and headless notebook runs use Debian's clients
-for p in python3-jupyter-client python3-nbclient python3-nbformat fontconfig fonts-dejavu-core; do
+for p in python3-jupyter-client python3-nbclient python3-nbformat jupyter-notebook fontconfig fonts-dejavu-core; do
   have_pkg "$p" || need+=("$p")
 done
 # charts draw text with AWT, which needs fontconfig and a font; the kernel's own tests need more
 if [ "${LOWBIT_TEST_PACKAGES:-0}" = 1 ]; then
-  for p in python3-jupyter-kernel-test python3-pytest jupyter-notebook chromium; do have_pkg "$p" || need+=("$p"); done
+  for p in python3-jupyter-kernel-test python3-pytest chromium; do have_pkg "$p" || need+=("$p"); done
 fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

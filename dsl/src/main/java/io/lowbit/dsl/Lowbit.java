@@ -48,6 +48,7 @@ public final class Lowbit {
     return Models.load(spec);
   }
 
+  /** {@link #load(String)} with options: {@code load("stories260K", Models.Options.defaults().device(Device.cpu()))}. */
   public static Model load(String spec, Models.Options options) {
     return Models.load(spec, options);
   }
@@ -122,6 +123,7 @@ public final class Lowbit {
     return calibrate(m, text, n, Math.min(m.config().maxPositions(), 2048));
   }
 
+  /** The first {@code n} windows of {@code length} tokens of [BOS] + the text. */
   public static Calibration calibrate(Model m, Text text, int n, int length) {
     return Calibration.firstWindows(text.name(), tokenizer(m), text.contents(), n, length);
   }
@@ -141,6 +143,7 @@ public final class Lowbit {
     return quantize(m, grid, method, null, null);
   }
 
+  /** GPTQ needs calibration: {@code quantize(m, bits(3), GPTQ, calibrate(m, tinystoriesTrain(), 128))}. */
   public static QuantizedModel quantize(Model m, Grid grid, Method method, Calibration cal) {
     return quantize(m, grid, method, cal, null);
   }
@@ -164,16 +167,27 @@ public final class Lowbit {
 
   // ---------------------------------------------------------------- evaluation
 
+  /**
+   * Perplexity on a text, by the data README's protocol (windows of the model's context, capped at
+   * 2048); {@code .window(512)} and {@code .first(40)} change the windows.
+   */
   public static Task.Perplexity perplexity(Text text) {
     return new Task.Perplexity(text, 0, 0, 0);
   }
 
+  /** ARC-Easy: acc and acc_norm (lm-evaluation-harness); {@code .limit(200)} for a subset. */
   public static Task.Choice arcEasy() { return choice(MultipleChoice.Task.ARC_EASY); }
+  /** ARC-Challenge: acc and acc_norm. */
   public static Task.Choice arcChallenge() { return choice(MultipleChoice.Task.ARC_CHALLENGE); }
+  /** PIQA: acc and acc_norm. */
   public static Task.Choice piqa() { return choice(MultipleChoice.Task.PIQA); }
+  /** BoolQ: acc. */
   public static Task.Choice boolq() { return choice(MultipleChoice.Task.BOOLQ); }
+  /** OpenBookQA: acc and acc_norm. */
   public static Task.Choice openbookqa() { return choice(MultipleChoice.Task.OPENBOOKQA); }
+  /** HellaSwag: acc and acc_norm. */
   public static Task.Choice hellaswag() { return choice(MultipleChoice.Task.HELLASWAG); }
+  /** Winogrande, partial scoring: acc. */
   public static Task.Choice winogrande() { return choice(MultipleChoice.Task.WINOGRANDE); }
   /** LAMBADA (OpenAI): last-word accuracy and perplexity. */
   public static Task.Choice lambada() { return choice(MultipleChoice.Task.LAMBADA); }

@@ -41,6 +41,7 @@ final class LowbitKernel extends BaseKernel {
       "import io.lowbit.eval.*;", "import io.lowbit.torch.*;", "import io.lowbit.data.*;");
 
   private static volatile LowbitKernel current;
+  private static final boolean TRACE = System.getenv("LOWBIT_TRACE") != null;
 
   final Iopub iopub;
   private final JShell shell;
@@ -121,7 +122,9 @@ final class LowbitKernel extends BaseKernel {
       int lead = text.length() - text.stripLeading().length();
       int line = firstLine + (int) source.substring(0, offset + lead).chars().filter(c -> c == '\n').count();
       String snippet = complete ? info.source() : rest;
+      long t0 = System.nanoTime();
       List<SnippetEvent> events = shell.eval(snippet);
+      if (TRACE) Kernels.log(String.format("jshell eval %.2f ms", (System.nanoTime() - t0) / 1e6));
       shown = check(events, snippet, line, text.strip().endsWith(";"));
       offset += consumed;
       if (!complete) break;

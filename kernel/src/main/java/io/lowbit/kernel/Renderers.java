@@ -86,8 +86,14 @@ final class Renderers {
 
   static void putChart(DisplayData out, Chart c) {
     out.putData(MIMEType.IMAGE_PNG, Base64.getEncoder().encodeToString(c.png()));
-    if (c.points() <= SVG_MAX_POINTS) out.putSVG(c.svg());
+    if (c.points() <= SVG_MAX_POINTS) out.putSVG(inlineSvg(c.svg()));
     out.putText(c.toString());
+  }
+
+  /** SVG for embedding: no XML prolog or DOCTYPE (whose DTD address nothing should ever fetch). */
+  static String inlineSvg(String svg) {
+    int start = svg.indexOf("<svg");
+    return start < 0 ? svg : svg.substring(start);
   }
 
   /** PNG bytes, base64: encoded whole into memory first, so nothing is cut off. */

@@ -34,7 +34,8 @@ import org.zeromq.ZMQ;
  * (cells queued behind a failure are aborted); nothing a cell throws, Errors included, ends a loop.
  */
 final class Server {
-  private static final int RECV_TIMEOUT_MS = 250; // how often a loop looks at the running flag
+  private static final int RECV_TIMEOUT_MS = 250;
+  private static final boolean TRACE = System.getenv("LOWBIT_TRACE") != null; // how often a loop looks at the running flag
 
   private final ZContext ctx = new ZContext(1);
   private final Wire wire;
@@ -262,8 +263,11 @@ final class Server {
     if (store) history.add(count, code);
     allowStdin = m.bool("allow_stdin", true);
 
+    long t0 = System.nanoTime();
     Object outcome = runOnExecThread(s, m, code);
+    long t1 = System.nanoTime();
     iopub.flush(); // the cell's output leaves before its reply
+    if (TRACE) Kernels.log(String.format("execute: run %.2f ms, flush %.2f ms", (t1 - t0) / 1e6, (System.nanoTime() - t1) / 1e6));
     if (outcome instanceof CellError e) {
       iopub.publish("error", Wire.obj("ename", e.ename, "evalue", e.evalue, "traceback", e.traceback));
       iopub.flush();
