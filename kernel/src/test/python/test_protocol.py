@@ -289,3 +289,24 @@ def test_the_kernel_exits_when_its_client_is_killed(tmp_path):
     if alive:
         os.kill(kernel_pid, signal.SIGKILL)
     assert not alive, "the kernel outlived its client by more than 10 s"
+
+
+def test_long_dsl_work_shows_one_progress_bar_updated_in_place(kernel):
+    kernel.result_text('var pm = load("stories260K");\n1')
+    reply, msgs = kernel.execute("eval(pm, perplexity(tinystories()).first(30).window(256))")
+    assert reply["status"] == "ok"
+    shown = [m for m in msgs if m["msg_type"] == "display_data"]
+    updates = [m for m in msgs if m["msg_type"] == "update_display_data"]
+    assert len(shown) == 1, "one bar per stage of work"
+    bar_id = shown[0]["content"]["transient"]["display_id"]
+    assert "<progress" in shown[0]["content"]["data"]["text/html"]
+    assert updates and all(u["content"]["transient"]["display_id"] == bar_id for u in updates)
+    assert "(100%)" in updates[-1]["content"]["data"]["text/plain"]
+
+
+def test_tablesaw_tables_render_as_html(kernel):
+    data = kernel.execute('tech.tablesaw.api.Table.create("scores", tech.tablesaw.api.StringColumn.create("model", "a", "b<c"), '
+                          'tech.tablesaw.api.DoubleColumn.create("ppl", 4.07, Double.NaN))')[1]
+    bundle = [m for m in data if m["msg_type"] == "execute_result"][0]["content"]["data"]
+    assert "<th>model</th>" in bundle["text/html"] and "b&lt;c" in bundle["text/html"]
+    assert "scores" in bundle["text/plain"]
