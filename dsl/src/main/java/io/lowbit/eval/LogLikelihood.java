@@ -36,8 +36,12 @@ public final class LogLikelihood {
    * merges across the boundary are counted once.
    */
   public static Request encode(Tokenizer tok, String context, String continuation) {
+    return encode(tok, context, tok.encode(context, true, false), continuation);
+  }
+
+  /** As {@link #encode(Tokenizer, String, String)}, with encode(context) given: several continuations of one context. */
+  public static Request encode(Tokenizer tok, String context, int[] ctx, String continuation) {
     int[] whole = tok.encode(context + continuation, true, false);
-    int[] ctx = tok.encode(context, true, false);
     int common = 0;
     while (common < ctx.length && common < whole.length - 1 && ctx[common] == whole[common]) common++;
     return new Request(Arrays.copyOf(whole, Math.max(common, 1)), Arrays.copyOfRange(whole, Math.max(common, 1), whole.length));

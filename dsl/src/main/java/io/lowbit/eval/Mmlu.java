@@ -4,10 +4,7 @@ import io.lowbit.data.DataFiles;
 import io.lowbit.model.Interrupts;
 import io.lowbit.model.Model;
 import io.lowbit.model.Progress;
-import io.lowbit.torch.DType;
-import io.lowbit.torch.Scope;
-import io.lowbit.torch.Tensor;
-import io.lowbit.torch.Torch;
+import io.lowbit.model.Tokenizer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -17,12 +14,17 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 /**
  * MMLU 5-shot as TaCQ evaluates it (tacq.md §7.3): the subject's dev examples in Hendrycks' format,
  * by default the last 25 % of each subject's test split, prediction = the argmax of the last
  * position's logits over " A", " B", " C", " D" (their log-likelihoods when a letter is not one
- * token); micro accuracy per subject group and per subject.
+ * token); micro accuracy per subject group and per subject. The prompts of a subject share their
+ * header and dev examples, which {@link AnswerScores} runs once per subject.
  */
 public final class Mmlu {
   private Mmlu() {}
@@ -100,83 +102,94 @@ public final class Mmlu {
   /** {@code fraction} 0.25: the last quarter of each subject's test split; 1: all of it. {@code limit} per subject (0: all). */
   public static Result run(Model m, double fraction, int limit, Progress progress) {
     long t0 = System.nanoTime();
-    int[] letterIds = new int[4];
-    boolean single = true;
-    for (int j = 0; j < 4; j++) {
-      var r = LogLikelihood.encode(m.tokenizer(), "Answer:", " " + LETTERS[j]);
-      single &= r.continuation().length == 1;
-      letterIds[j] = r.continuation()[0];
-    }
+    int[] letters = letterTokens(m);
     Map<String, double[]> perSubject = new LinkedHashMap<>(), perGroup = new TreeMap<>();
     List<String> subjects = subjects();
     int total = 0, hits = 0;
-    for (int si = 0; si < subjects.size(); si++) {
-      Interrupts.check();
-      String subject = subjects.get(si);
-      List<Question> dev = read(subject, "dev").subList(0, 5), test = read(subject, "test");
-      List<Question> eval = test.subList((int) Math.floor((1 - fraction) * test.size()), test.size());
-      if (limit > 0 && eval.size() > limit) eval = eval.subList(0, limit);
-      int[] pred = single ? byLetterLogits(m, subject, dev, eval, letterIds) : byLikelihood(m, subject, dev, eval);
-      int ok = 0;
-      for (int i = 0; i < eval.size(); i++) if (pred[i] == eval.get(i).gold()) ok++;
-      perSubject.put(subject, new double[] {ok, eval.size()});
-      double[] g = perGroup.computeIfAbsent(GROUP.getOrDefault(subject, "other"), k -> new double[2]);
-      g[0] += ok;
-      g[1] += eval.size();
-      total += eval.size();
-      hits += ok;
-      progress.update("MMLU subjects", si + 1, subjects.size());
+    // a helper thread reads and tokenizes the next subject while the model scores this one
+    // (five encodings of a ~2,000-token prompt per question add up to seconds on a GPU run)
+    try (ExecutorService helper = Executors.newSingleThreadExecutor()) {
+      Future<Subject> next = helper.submit(() -> Subject.of(m.tokenizer(), letters, subjects.get(0), fraction, limit));
+      for (int si = 0; si < subjects.size(); si++) {
+        Interrupts.check();
+        Subject sub = await(next);
+        if (si + 1 < subjects.size()) {
+          String following = subjects.get(si + 1);
+          next = helper.submit(() -> Subject.of(m.tokenizer(), letters, following, fraction, limit));
+        }
+        double[][] lp = AnswerScores.score(m, sub.requests());
+        int ok = 0;
+        for (int i = 0; i < lp.length; i++) if (argmax(lp[i]) == sub.eval().get(i).gold()) ok++;
+        int n = sub.eval().size();
+        perSubject.put(sub.name(), new double[] {ok, n});
+        double[] g = perGroup.computeIfAbsent(GROUP.getOrDefault(sub.name(), "other"), k -> new double[2]);
+        g[0] += ok;
+        g[1] += n;
+        total += n;
+        hits += ok;
+        progress.update("MMLU subjects", si + 1, subjects.size());
+      }
     }
     return new Result(total, (double) hits / total, perGroup, perSubject, (System.nanoTime() - t0) / 1e9);
   }
 
-  /** The letters' logits at each prompt's last position; prompts batched, right-padded. */
-  private static int[] byLetterLogits(Model m, String subject, List<Question> dev, List<Question> eval, int[] letters) {
-    int[] pred = new int[eval.size()];
-    int max = m.config().maxPositions();
-    List<int[]> prompts = new ArrayList<>();
-    for (Question q : eval) {
-      int[] ids = m.tokenizer().encode(prompt(subject, dev, q), true, false);
-      prompts.add(ids.length > max ? java.util.Arrays.copyOfRange(ids, ids.length - max, ids.length) : ids); // keep the question
+  /** One subject's questions to score and, per question, one request per letter. */
+  record Subject(String name, List<Question> eval, List<List<LogLikelihood.Request>> requests) {
+    static Subject of(Tokenizer tok, int[] letters, String subject, double fraction, int limit) {
+      List<Question> dev = read(subject, "dev").subList(0, 5), test = read(subject, "test");
+      List<Question> eval = test.subList((int) Math.floor((1 - fraction) * test.size()), test.size());
+      if (limit > 0 && eval.size() > limit) eval = eval.subList(0, limit);
+      return new Subject(subject, eval, Mmlu.requests(tok, letters, subject, dev, eval));
     }
-    try (var g = Torch.noGrad()) {
-      for (int i = 0; i < prompts.size(); ) {
-        int len = 0;
-        int n = m.batchFor(prompts.get(i).length, m.device(), 16);
-        n = Math.min(n, prompts.size() - i);
-        for (int k = 0; k < n; k++) len = Math.max(len, prompts.get(i + k).length);
-        long[] ids = new long[n * len], mask = new long[n * len];
-        for (int k = 0; k < n; k++)
-          for (int t = 0; t < prompts.get(i + k).length; t++) {
-            ids[k * len + t] = prompts.get(i + k)[t];
-            mask[k * len + t] = 1;
-          }
-        try (Scope s = Scope.open()) {
-          Tensor logits = m.forward(Torch.tensor(ids, n, len).to(m.device()), Torch.tensor(mask, n, len).to(m.device()));
-          for (int k = 0; k < n; k++) {
-            double[] l = logits.select(0, k).select(0, prompts.get(i + k).length - 1).to(DType.F32).toDoubleArray();
-            int best = 0;
-            for (int j = 1; j < 4; j++) if (l[letters[j]] > l[letters[best]]) best = j;
-            pred[i + k] = best;
-          }
-        }
-        i += n;
-      }
-    }
-    return pred;
   }
 
-  private static int[] byLikelihood(Model m, String subject, List<Question> dev, List<Question> eval) {
-    List<LogLikelihood.Request> reqs = new ArrayList<>();
-    for (Question q : eval)
-      for (String letter : LETTERS) reqs.add(LogLikelihood.encode(m.tokenizer(), prompt(subject, dev, q), " " + letter));
-    List<LogLikelihood.Score> sc = LogLikelihood.score(m, reqs, Progress.NONE);
-    int[] pred = new int[eval.size()];
-    for (int i = 0; i < eval.size(); i++) {
-      int best = 0;
-      for (int j = 1; j < 4; j++) if (sc.get(4 * i + j).logLikelihood() > sc.get(4 * i + best).logLikelihood()) best = j;
-      pred[i] = best;
+  private static <T> T await(Future<T> f) {
+    try {
+      return f.get();
+    } catch (InterruptedException e) {
+      throw new Interrupts.Cancelled();
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof RuntimeException r) throw r;
+      if (e.getCause() instanceof Error r) throw r;
+      throw new IllegalStateException(e.getCause());
     }
-    return pred;
+  }
+
+  /** The tokens of " A" … " D" after "Answer:", or null when a letter is not one token. */
+  static int[] letterTokens(Model m) {
+    int[] ids = new int[4];
+    for (int j = 0; j < 4; j++) {
+      var r = LogLikelihood.encode(m.tokenizer(), "Answer:", " " + LETTERS[j]);
+      if (r.continuation().length != 1) return null;
+      ids[j] = r.continuation()[0];
+    }
+    return ids;
+  }
+
+  /**
+   * Per question, the requests " A" … " D" after its prompt: the letter tokens after the prompt's
+   * tokens when each letter is one token ({@code letters}), else as lm-evaluation-harness splits
+   * encode(prompt + " A") (letters null).
+   */
+  static List<List<LogLikelihood.Request>> requests(Tokenizer tok, int[] letters, String subject, List<Question> dev,
+      List<Question> eval) {
+    List<List<LogLikelihood.Request>> out = new ArrayList<>();
+    for (Question q : eval) {
+      String prompt = prompt(subject, dev, q);
+      int[] ctx = tok.encode(prompt, true, false);
+      List<LogLikelihood.Request> four = new ArrayList<>();
+      for (int j = 0; j < 4; j++)
+        four.add(letters != null ? new LogLikelihood.Request(ctx, new int[] {letters[j]})
+            : LogLikelihood.encode(tok, prompt, ctx, " " + LETTERS[j]));
+      out.add(four);
+    }
+    return out;
+  }
+
+  /** The index of the largest score (the first on ties). */
+  static int argmax(double[] scores) {
+    int best = 0;
+    for (int j = 1; j < scores.length; j++) if (scores[j] > scores[best]) best = j;
+    return best;
   }
 }

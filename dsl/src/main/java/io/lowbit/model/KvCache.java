@@ -21,6 +21,30 @@ final class KvCache implements AutoCloseable {
     }
   }
 
+  /**
+   * A cache of {@code batch} rows, each starting with the positions of {@code prefix} (a cache of
+   * one row): how many continuations of one prompt share its keys and values.
+   */
+  KvCache(KvCache prefix, long batch, long capacity) {
+    if (prefix.keys[0].size(0) != 1) throw new IllegalArgumentException("the prefix cache must have one row");
+    this.capacity = capacity;
+    keys = new Tensor[prefix.keys.length];
+    values = new Tensor[prefix.values.length];
+    for (int i = 0; i < keys.length; i++) {
+      keys[i] = repeat(prefix.keys[i], prefix.length, batch, capacity);
+      values[i] = repeat(prefix.values[i], prefix.length, batch, capacity);
+    }
+    length = prefix.length;
+  }
+
+  private static Tensor repeat(Tensor row, long length, long batch, long capacity) {
+    Tensor out = Torch.zeros(row.dtype(), row.device(), batch, row.size(1), capacity, row.size(3)).escape();
+    try (Tensor slot = out.narrow(2, 0, length); Tensor src = row.narrow(2, 0, length)) {
+      slot.copyFrom(src); // copy_ broadcasts the one row to every row
+    }
+    return out;
+  }
+
   long length() {
     return length;
   }
