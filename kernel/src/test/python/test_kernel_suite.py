@@ -32,6 +32,7 @@ class LowbitKernelTests(jupyter_kernel_test.KernelTests):
     supported_history_operations = ("tail", "range", "search")
     code_inspect_sample = "load"
     code_clear_output = "clearOutput(false);"
+    code_page_something = "quantize?"
 
 
 if __name__ == "__main__":

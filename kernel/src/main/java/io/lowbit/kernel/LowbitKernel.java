@@ -49,6 +49,12 @@ final class LowbitKernel extends BaseKernel {
   private final Magics magics;
   private final Map<String, Integer> snippetLines = new ConcurrentHashMap<>();
   private volatile boolean interrupted;
+  private volatile DisplayData page;
+
+  /** Help the last cell asked for with {@code name?}, for the front end's pager (or null). */
+  DisplayData page() {
+    return page;
+  }
 
   LowbitKernel(Iopub iopub) {
     this.iopub = iopub;
@@ -86,6 +92,15 @@ final class LowbitKernel extends BaseKernel {
   DisplayData execute(String code) throws CellError {
     interrupted = false;
     snippetLines.clear();
+    page = null;
+    String asked = code.strip();
+    if (asked.matches("[A-Za-z_$][\\w$.]*\\?")) { // "quantize?" shows its help in the pager, as in IPython
+      String name = asked.substring(0, asked.length() - 1);
+      DisplayData d = inspect(name, name.length(), true);
+      if (d == null) throw CellError.of("NoHelp", "nothing is known about " + name);
+      page = d;
+      return null;
+    }
     Shown shown = run(code);
     return shown == null ? null : render(shown.value());
   }

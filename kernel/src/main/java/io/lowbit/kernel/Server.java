@@ -283,8 +283,11 @@ final class Server {
       iopub.publish("execute_result", c);
       iopub.flush();
     }
+    JsonArray payload = new JsonArray();
+    DisplayData page = kernel.isDone() && !kernel.isCompletedExceptionally() ? kernel.join().page() : null;
+    if (page != null) payload.add(Wire.obj("source", "page", "data", Bundles.data(page), "start", 0));
     reply(s, m, Wire.obj("status", "ok", "execution_count", count, "user_expressions", new JsonObject(),
-        "payload", List.of()));
+        "payload", payload));
   }
 
   /** Runs the cell on the exec thread; meanwhile this thread relays its requests for input. */
