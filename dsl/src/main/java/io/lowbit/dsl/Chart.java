@@ -81,6 +81,27 @@ public final class Chart {
     }
   }
 
+  /**
+   * A heat map of {@code counts[row][column]} (e.g. kept weights per block of a matrix): rows go up
+   * the y axis, columns along x.
+   */
+  public static Chart heatmap(String title, String xTitle, String yTitle, long[][] counts) {
+    System.setProperty("java.awt.headless", "true");
+    org.knowm.xchart.HeatMapChart c = new org.knowm.xchart.HeatMapChartBuilder().width(720).height(480).title(title)
+        .xAxisTitle(xTitle).yAxisTitle(yTitle).build();
+    c.getStyler().setChartBackgroundColor(Color.WHITE);
+    c.getStyler().setLegendVisible(true);
+    int rows = counts.length, cols = rows == 0 ? 0 : counts[0].length;
+    int[] x = new int[cols], y = new int[rows];
+    for (int i = 0; i < cols; i++) x[i] = i;
+    for (int i = 0; i < rows; i++) y[i] = i;
+    int[][] heat = new int[rows * cols][];
+    for (int r = 0; r < rows; r++)
+      for (int col = 0; col < cols; col++) heat[r * cols + col] = new int[] {col, r, (int) counts[r][col]};
+    c.addSeries(title, x, y, heat);
+    return new Chart(c, rows * cols);
+  }
+
   /** The chart as SVG text (crisp at any size; large for charts with many points). */
   public String svg() {
     try {

@@ -12,6 +12,8 @@ import io.lowbit.quant.Grid;
 import io.lowbit.quant.Mask;
 import io.lowbit.quant.Method;
 import io.lowbit.quant.Quantize;
+import io.lowbit.quant.Saliency;
+import io.lowbit.quant.Saliency.Score;
 import io.lowbit.quant.QuantizedModel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -140,12 +142,12 @@ public final class Lowbit {
 
   /** RTN needs no calibration: {@code quantize(m, bits(4), RTN)}. */
   public static QuantizedModel quantize(Model m, Grid grid, Method method) {
-    return quantize(m, grid, method, null, null);
+    return quantize(m, grid, method, null, (Mask) null);
   }
 
   /** GPTQ needs calibration: {@code quantize(m, bits(3), GPTQ, calibrate(m, tinystoriesTrain(), 128))}. */
   public static QuantizedModel quantize(Model m, Grid grid, Method method, Calibration cal) {
-    return quantize(m, grid, method, cal, null);
+    return quantize(m, grid, method, cal, (Mask) null);
   }
 
   /**
@@ -235,6 +237,171 @@ public final class Lowbit {
   /** A grouped bar chart of a table's numeric columns from {@code firstMetric} on, a bar per row. */
   public static Chart bars(String title, Table t, int firstMetric) {
     return Chart.groupedBars(title, t, firstMetric);
+  }
+
+  // ---------------------------------------------------------------- TaCQ (task-circuit quantization)
+
+  /** |W|·|G|·|Q_ref(W) − W|: the paper's score, and the default. */
+  public static final Score TACQ = Score.TACQ;
+  /** |G|·|Q_ref(W) − W|. */
+  public static final Score QAL = Score.QAL;
+  /** |W|·|G|. */
+  public static final Score MSG = Score.MSG;
+  /** |W| (an ablation baseline). */
+  public static final Score WEIGHT = Score.WEIGHT;
+  /** Σ|g| (an ablation baseline). */
+  public static final Score GRADIENT = Score.GRADIENT;
+  /** Σg², the Fisher diagonal (an ablation baseline). */
+  public static final Score FISHER = Score.FISHER;
+  /** |Σg|, the signed sum (an ablation baseline). */
+  public static final Score SIGNED_GRADIENT = Score.SIGNED_GRADIENT;
+  /** SpQR's Hessian-based sensitivity (an ablation baseline). */
+  public static final Score HESSIAN = Score.HESSIAN;
+
+  /** Where the top scores are taken: over the whole model (the paper), per matrix, or per row. */
+  public enum KeepScope { GLOBAL, PER_MATRIX, PER_ROW }
+
+  /**
+   * GSM8K calibration (tacq.md §1.3): whole train examples (8 shuffled CoT exemplars, the question,
+   * its full solution, " The answer is n.") up to {@code sequences} × {@code length} tokens, seeded.
+   */
+  public static Calibration calibrateGsm8k(Model m, int sequences, int length, long seed) {
+    return io.lowbit.eval.TaskCalibration.gsm8k(tokenizer(m), (long) sequences * length, length, seed);
+  }
+
+  /**
+   * MMLU calibration: the subject's 5-shot dev prompt, a question from the first 75 % of its test
+   * split and the gold letter, over a group ("all", "STEM", "humanities", "social sciences").
+   */
+  public static Calibration calibrateMmlu(Model m, String group, int sequences, int length, long seed) {
+    return io.lowbit.eval.TaskCalibration.mmlu(tokenizer(m), group, (long) sequences * length, length, seed);
+  }
+
+  /** Scores of every weight of every quantized linear under one rule; the expensive parts are cached. */
+  public record Scores(Model model, Calibration calibration, Score rule, Grid grid, Saliency saliency) {
+    @Override
+    public String toString() {
+      return "Scores[" + rule + " of " + model.name() + " on " + calibration.name() + ", Q_ref at " + grid + "]";
+    }
+  }
+
+  /**
+   * Saliency of every weight for the task the calibration set stands for. Gradients (Σ_s|∂L_s/∂W|,
+   * float32, one sequence at a time) and Q_ref (unmasked GPTQ on {@code grid}, which for TaCQ is
+   * per-row asymmetric with the MSE search: {@code bits(3).mse()}) are computed once per model and
+   * calibration set and reused by every later call.
+   */
+  public static Scores saliency(Model m, Calibration cal, Score rule, Grid grid) {
+    return new Scores(m, cal, rule, grid, Tacq.saliency(m, cal, rule, grid, progress()));
+  }
+
+  /** {@link #saliency(Model, Calibration, Score, Grid)} with the TaCQ score. */
+  public static Scores saliency(Model m, Calibration cal, Grid grid) {
+    return saliency(m, cal, TACQ, grid);
+  }
+
+  /** A mask of kept weights with where they are: a table per layer and matrix type, a chart, heat maps. */
+  public record Kept(Mask mask, double percent, KeepScope scope, Scores from, Table table) {
+    /** Kept weights per layer and matrix type, as bars. */
+    public Chart chart() {
+      Table perLayer = Table.of(table.title(), table.columns().subList(0, table.columns().size() - 1),
+          table.rows().subList(0, table.rows().size() - 1).stream()
+              .map(r -> r.subList(0, r.size() - 1)).toList());
+      return Chart.groupedBars("kept weights per layer (" + Tacq.percent(percent) + ", " + from.rule() + ")", perLayer, 1);
+    }
+
+    /** Where one matrix's kept weights are: counts over a grid of at most 48 × 48 blocks. */
+    public Chart heatmap(String linear) {
+      io.lowbit.torch.Tensor t = mask.of(linear);
+      if (t == null) throw new IllegalArgumentException("no mask for " + linear + "; linears: " + from.saliency().linears());
+      long rows = t.size(0), cols = t.size(1);
+      int br = (int) Math.min(48, rows), bc = (int) Math.min(48, cols);
+      long[][] counts = new long[br][bc];
+      long[] flat = t.to(io.lowbit.torch.DType.I64).toLongArray();
+      for (long r = 0; r < rows; r++)
+        for (long c = 0; c < cols; c++)
+          if (flat[(int) (r * cols + c)] != 0) counts[(int) (r * br / rows)][(int) (c * bc / cols)]++;
+      return Chart.heatmap(linear + ": kept weights", "input column block", "output row block", counts);
+    }
+
+    @Override
+    public String toString() {
+      return "Kept[" + mask.count() + " weights, " + Tacq.percent(percent) + " " + scope + " by " + from.rule() + "]\n" + table;
+    }
+  }
+
+  /** The top {@code percent} % of weights by score over the whole model (0.35 keeps 0.35 %), as TaCQ does. */
+  public static Kept keep(Scores s, double percent) {
+    return keep(s, percent, KeepScope.GLOBAL);
+  }
+
+  /** {@link #keep(Scores, double)} per matrix or per row instead of over the whole model. */
+  public static Kept keep(Scores s, double percent, KeepScope scope) {
+    Mask mask = Tacq.keep(s.saliency(), s.rule(), percent, scope);
+    return new Kept(mask, percent, scope, s, Tacq.keptTable(mask, s.saliency().linears()));
+  }
+
+  /** Quantizes all but the kept weights (masked GPTQ: kept weights stay in 16 bits and take no rounding error). */
+  public static QuantizedModel quantize(Model m, Grid grid, Method method, Calibration cal, Kept kept) {
+    return quantize(m, grid, method, cal, kept.mask());
+  }
+
+  /**
+   * TaCQ in one call: TaCQ scores on {@code cal} (Q_ref on {@code grid}), keep the top {@code percent} %
+   * over the whole model, masked GPTQ on the same calibration set and grid.
+   */
+  public static QuantizedModel tacq(Model m, Grid grid, Calibration cal, double percent) {
+    return quantize(m, grid, GPTQ, cal, keep(saliency(m, cal, TACQ, grid), percent));
+  }
+
+  /** A sweep's table (a row per rule, budget and bit width) and its chart (the metric against average bits). */
+  public record Sweep(Table table, Chart chart) {
+    @Override
+    public String toString() {
+      return table.toString();
+    }
+  }
+
+  /**
+   * Budgets × bit widths × score rules in one call: for each, keep the top p % (globally), masked
+   * GPTQ on the MSE grid, and the task's first metric. Gradients and Q_ref are computed once and
+   * reused; a budget of 0 is plain GPTQ.
+   */
+  public static Sweep sweep(Model m, Calibration cal, Task task, List<Double> percents, List<Integer> bits, Score... rules) {
+    if (rules.length == 0) rules = new Score[] {TACQ};
+    List<List<Object>> rows = new ArrayList<>();
+    java.util.Map<String, List<Double>> series = new java.util.LinkedHashMap<>();
+    List<Double> x = new ArrayList<>();
+    String metric = null;
+    for (Score rule : rules) {
+      List<Double> ys = new ArrayList<>();
+      for (int b : bits) {
+        Grid grid = Grid.bits(b).mse();
+        for (double p : percents) {
+          QuantizedModel q = p == 0 ? Tacq.reference(m, cal, grid, progress())
+              : quantize(m, grid, GPTQ, cal, keep(saliency(m, cal, rule, grid), p));
+          try {
+            List<Object> r = eval(q, task).rows().get(0);
+            metric = String.valueOf(r.get(2));
+            double value = ((Number) r.get(3)).doubleValue();
+            rows.add(List.of(rule.name(), p, b, q.paperBits(), q.storageBits(), value));
+            if (series.isEmpty()) x.add(q.paperBits());
+            ys.add(value);
+          } finally {
+            if (p != 0) q.close(); // Q_ref stays cached
+          }
+        }
+      }
+      series.put(rule.name(), ys);
+    }
+    Table t = Table.of("sweep", List.of("score", "kept %", "bits", "bits (papers)", "bits (storage)", String.valueOf(metric)), rows);
+    return new Sweep(t, Chart.lines(metric + " against average bits", "average bits (papers)", String.valueOf(metric), x, series));
+  }
+
+  /** Frees what TaCQ and eval keep between calls (gradients, Q_ref, cached results). */
+  public static void clearCaches() {
+    Tacq.clear();
+    Evaluate.clearCache();
   }
 
   /** A comparison: the table, and a grouped bar chart of its metrics. */

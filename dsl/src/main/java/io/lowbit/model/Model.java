@@ -199,6 +199,25 @@ public final class Model implements AutoCloseable {
         finalNorm.share().escape(), bs, new Rope(config, device));
   }
 
+  /**
+   * A new model with every tensor converted to {@code dtype} (a float32 copy of a bf16 model, for
+   * gradients in float32); the same as {@link #copy()} when the dtype is already this one.
+   */
+  public Model to(DType dtype) {
+    if (dtype == dtype()) return copy();
+    List<Block> bs = new ArrayList<>();
+    for (Block b : blocks)
+      bs.add(new Block(b.attnNorm().to(dtype).escape(), converted(b.q(), dtype), converted(b.k(), dtype),
+          converted(b.v(), dtype), converted(b.o(), dtype), b.mlpNorm().to(dtype).escape(), converted(b.gate(), dtype),
+          converted(b.up(), dtype), converted(b.down(), dtype)));
+    return new Model(config, tokenizer, device, source, embed.to(dtype).escape(), lmHead.to(dtype).escape(),
+        finalNorm.to(dtype).escape(), bs, new Rope(config, device));
+  }
+
+  private static Linear converted(Linear l, DType dtype) {
+    return new Linear(l.name(), l.weight().to(dtype).escape(), l.bias() == null ? null : l.bias().to(dtype).escape());
+  }
+
   // ---------------------------------------------------------------- forward
 
   /**

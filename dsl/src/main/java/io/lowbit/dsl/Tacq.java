@@ -1,0 +1,150 @@
+package io.lowbit.dsl;
+
+import io.lowbit.data.Calibration;
+import io.lowbit.model.Model;
+import io.lowbit.model.Progress;
+import io.lowbit.quant.Gptq;
+import io.lowbit.quant.Gradients;
+import io.lowbit.quant.Grid;
+import io.lowbit.quant.Keep;
+import io.lowbit.quant.Mask;
+import io.lowbit.quant.Method;
+import io.lowbit.quant.QuantizedModel;
+import io.lowbit.quant.Quantize;
+import io.lowbit.quant.Saliency;
+import io.lowbit.quant.Saliency.Score;
+import io.lowbit.torch.DType;
+import io.lowbit.torch.Device;
+import io.lowbit.torch.Tensor;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * TaCQ in the notebook: what is expensive is computed once and kept, keyed by the model's weights
+ * and the calibration set — the gradients, Q_ref per grid, the rounded model and input Hessians
+ * for the SpQR-style baseline — so changing the budget, the bits or the score rule costs seconds.
+ */
+final class Tacq {
+  private Tacq() {}
+
+  private static final Map<String, Gradients> GRADIENTS = new ConcurrentHashMap<>();
+  private static final Map<String, QuantizedModel> REFERENCES = new ConcurrentHashMap<>();
+  private static final Map<String, QuantizedModel> ROUNDED = new ConcurrentHashMap<>();
+  private static final Map<String, Map<String, Tensor>> HESSIANS = new ConcurrentHashMap<>();
+  private static final List<Gradients> RETIRED = new ArrayList<>();
+
+  /** What identifies a calibration set: its name and its tokens. */
+  static String key(Model m, Calibration cal) {
+    int h = 1;
+    for (int[] s : cal.sequences()) h = 31 * h + Arrays.hashCode(s);
+    return m.fingerprint() + "|" + cal.name() + "|" + cal.sequences().size() + "×" + cal.tokens() + "|" + Integer.toHexString(h);
+  }
+
+  static synchronized Gradients gradients(Model m, Calibration cal, boolean baselines, Progress p) {
+    String k = key(m, cal);
+    Gradients g = GRADIENTS.get(k);
+    if (g != null && (!baselines || g.hasBaselines())) return g;
+    Gradients fresh = Gradients.compute(m, cal, DType.F32, baselines, p);
+    if (g != null) RETIRED.add(g); // scores made earlier may still read it: freed by clear()
+    GRADIENTS.put(k, fresh);
+    return fresh;
+  }
+
+  /** Q_ref: the unmasked GPTQ model at this grid on this calibration set (tacq.md §1.2). */
+  static synchronized QuantizedModel reference(Model m, Calibration cal, Grid grid, Progress p) {
+    return REFERENCES.computeIfAbsent(key(m, cal) + "|" + grid, k ->
+        Quantize.run(m, grid, Method.GPTQ, cal, null, Gptq.Options.defaults(), p, Device.defaultDevice()));
+  }
+
+  static synchronized Saliency saliency(Model m, Calibration cal, Score rule, Grid grid, Progress p) {
+    boolean baselines = rule == Score.FISHER || rule == Score.SIGNED_GRADIENT;
+    Gradients g = rule == Score.WEIGHT || rule == Score.HESSIAN ? null : gradients(m, cal, baselines, p);
+    QuantizedModel ref = rule == Score.TACQ || rule == Score.QAL ? reference(m, cal, grid, p) : null;
+    QuantizedModel rounded = null;
+    Map<String, Tensor> hinv = null;
+    if (rule == Score.HESSIAN) {
+      rounded = ROUNDED.computeIfAbsent(m.fingerprint() + "|" + grid, k ->
+          Quantize.run(m, grid, Method.RTN, null, null, Gptq.Options.defaults(), p, Device.defaultDevice()));
+      hinv = HESSIANS.computeIfAbsent(key(m, cal), k -> Saliency.inverseHessianDiagonals(m, cal, p));
+    }
+    return new Saliency(m, g, ref, rounded, hinv);
+  }
+
+  /** Every linear's scores under the rule, in model order (new tensors). */
+  static Map<String, Tensor> scores(Saliency s, Score rule) {
+    Map<String, Tensor> out = new LinkedHashMap<>();
+    for (String l : s.linears()) out.put(l, s.scores(rule, l));
+    return out;
+  }
+
+  static Mask keep(Saliency s, Score rule, double percent, Lowbit.KeepScope scope) {
+    Map<String, Tensor> sc = scores(s, rule);
+    try {
+      double f = percent / 100.0;
+      return switch (scope) {
+        case GLOBAL -> Keep.global(sc, f);
+        case PER_MATRIX -> Keep.perMatrix(sc, f);
+        case PER_ROW -> Keep.perRow(sc, f);
+      };
+    } finally {
+      sc.values().forEach(Tensor::close);
+    }
+  }
+
+  static synchronized void clear() {
+    GRADIENTS.values().forEach(Gradients::close);
+    RETIRED.forEach(Gradients::close);
+    RETIRED.clear();
+    REFERENCES.values().forEach(QuantizedModel::close);
+    ROUNDED.values().forEach(QuantizedModel::close);
+    HESSIANS.values().forEach(m -> m.values().forEach(Tensor::close));
+    GRADIENTS.clear();
+    REFERENCES.clear();
+    ROUNDED.clear();
+    HESSIANS.clear();
+  }
+
+  /** Kept weights per layer (rows) and matrix type (columns), with totals. */
+  static Table keptTable(Mask mask, List<String> linears) {
+    List<String> types = new ArrayList<>();
+    Map<String, Map<String, Long>> byLayer = new LinkedHashMap<>();
+    for (String l : linears) {
+      String layer = l.substring(0, l.indexOf('.', l.indexOf('.') + 1));     // "layers.3"
+      String type = l.substring(l.lastIndexOf('.') + 1);                      // "q", "down", ...
+      if (!types.contains(type)) types.add(type);
+      Tensor t = mask.of(l);
+      byLayer.computeIfAbsent(layer, k -> new LinkedHashMap<>()).put(type, t == null ? 0 : t.sum().itemLong());
+    }
+    List<String> cols = new ArrayList<>(List.of("layer"));
+    cols.addAll(types);
+    cols.add("total");
+    List<List<Object>> rows = new ArrayList<>();
+    long[] colTotals = new long[types.size() + 1];
+    for (var e : byLayer.entrySet()) {
+      List<Object> row = new ArrayList<>(List.of(e.getKey()));
+      long total = 0;
+      for (int i = 0; i < types.size(); i++) {
+        long n = e.getValue().getOrDefault(types.get(i), 0L);
+        row.add(n);
+        total += n;
+        colTotals[i] += n;
+      }
+      row.add(total);
+      colTotals[types.size()] += total;
+      rows.add(row);
+    }
+    List<Object> all = new ArrayList<>(List.of("all"));
+    for (long n : colTotals) all.add(n);
+    rows.add(all);
+    return Table.of("kept weights", cols, rows);
+  }
+
+  static String percent(double p) {
+    return String.format(Locale.ROOT, "%.4g%%", p);
+  }
+}
