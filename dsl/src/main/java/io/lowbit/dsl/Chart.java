@@ -60,11 +60,14 @@ public final class Chart {
     c.getStyler().setAvailableSpaceFill(0.8);
     List<String> metrics = t.columns().subList(firstMetric, t.columns().size());
     int points = 0;
+    java.util.Set<String> used = new java.util.HashSet<>();
     for (List<Object> row : t.rows()) {
       List<Double> values = new ArrayList<>();
       for (int i = firstMetric; i < row.size(); i++)
         values.add(row.get(i) instanceof Number n && Double.isFinite(n.doubleValue()) ? n.doubleValue() : 0.0);
-      c.addSeries(String.valueOf(row.get(0)), metrics, values);
+      String name = String.valueOf(row.get(0));
+      for (int n = 2; !used.add(name); n++) name = row.get(0) + " (" + n + ")"; // XChart wants unique names
+      c.addSeries(name, metrics, values);
       points += values.size();
     }
     return new Chart(c, points);
@@ -95,9 +98,9 @@ public final class Chart {
     int[] x = new int[cols], y = new int[rows];
     for (int i = 0; i < cols; i++) x[i] = i;
     for (int i = 0; i < rows; i++) y[i] = i;
-    int[][] heat = new int[rows * cols][];
+    int[][] heat = new int[cols][rows]; // XChart reads heat[x][y]
     for (int r = 0; r < rows; r++)
-      for (int col = 0; col < cols; col++) heat[r * cols + col] = new int[] {col, r, (int) counts[r][col]};
+      for (int col = 0; col < cols; col++) heat[col][r] = (int) counts[r][col];
     c.addSeries(title, x, y, heat);
     return new Chart(c, rows * cols);
   }

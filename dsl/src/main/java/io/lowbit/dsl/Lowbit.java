@@ -215,7 +215,8 @@ public final class Lowbit {
 
   /** {@link #eval(Model, Task...)} on the quantized model's dense weights, labelled with its method and grid. */
   public static Table eval(QuantizedModel q, Task... tasks) {
-    return eval(q.model(), q.model().name() + " " + q.method() + " " + q.grid(), tasks);
+    String kept = q.kept() == 0 ? "" : String.format(java.util.Locale.ROOT, ", %.2f%% kept", 100.0 * q.kept() / q.weights());
+    return eval(q.model(), q.model().name() + " " + q.method() + " " + q.grid() + kept, tasks);
   }
 
   private static Table eval(Model m, String label, Task... tasks) {

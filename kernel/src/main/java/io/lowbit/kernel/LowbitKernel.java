@@ -261,8 +261,9 @@ final class LowbitKernel extends BaseKernel {
         Integer start = snippetLines.get(file.substring(1));
         String name = f.getMethodName();
         String fn = name.isEmpty() || name.contains("$") ? "" : " in " + name + "()"; // do_it$ is the cell itself
-        out.add(start == null ? "  at a snippet of an earlier cell" + fn
-            : "  at line " + (start + f.getLineNumber() - 1) + " of the cell" + fn);
+        String at = start == null ? "  at a snippet of an earlier cell" + fn
+            : "  at line " + (start + f.getLineNumber() - 1) + " of the cell" + fn;
+        if (out.isEmpty() || !out.get(out.size() - 1).equals(at)) out.add(at); // a lambda's frame repeats its line
       } else if (f.getClassName().startsWith("io.lowbit.kernel.Engine")
           || f.getClassName().startsWith("jdk.internal.reflect") || f.getClassName().startsWith("java.lang.reflect")) {
         break; // below here is the kernel's machinery

@@ -46,6 +46,18 @@ final class Renderers {
               + Base64.getEncoder().encodeToString(c.chart().png()) + "\"/>");
           out.putText(c.table().toString());
         });
+    renderer.createRegistration(Lowbit.Kept.class).preferring(MIMEType.TEXT_HTML)
+        .register((k, ctx) -> {
+          ctx.getOutputContainer().putHTML("<p>" + escape(k.toString().lines().findFirst().orElse("")) + "</p>" + k.table().toHtml());
+          ctx.getOutputContainer().putText(k.toString());
+        });
+    renderer.createRegistration(Lowbit.Sweep.class).preferring(MIMEType.TEXT_HTML)
+        .register((w, ctx) -> {
+          DisplayData out = ctx.getOutputContainer();
+          out.putHTML(w.table().toHtml() + "<img alt=\"" + escape(w.chart().title()) + "\" src=\"data:image/png;base64,"
+              + Base64.getEncoder().encodeToString(w.chart().png()) + "\"/>");
+          out.putText(w.table().toString());
+        });
     renderer.createRegistration(Generation.Completion.class).preferring(MIMEType.TEXT_HTML)
         .register((c, ctx) -> {
           ctx.getOutputContainer().putHTML("<pre style=\"white-space:pre-wrap\"><b>" + escape(c.prompt()) + "</b>"

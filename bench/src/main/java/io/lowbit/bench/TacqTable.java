@@ -1,0 +1,74 @@
+package io.lowbit.bench;
+
+import static io.lowbit.dsl.Lowbit.*;
+
+import io.lowbit.data.Calibration;
+import io.lowbit.dsl.Lowbit.Scores;
+import io.lowbit.model.Model;
+import io.lowbit.quant.Grid;
+import io.lowbit.quant.QuantizedModel;
+import io.lowbit.quant.Saliency.Score;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * TaCQ's acceptance table ({@code ./lowbit run io.lowbit.bench.TacqTable}), by the issue's protocol:
+ * stories260K; calibration = the first 128 windows of 512 tokens of tinystories_train_excerpt.txt
+ * ([BOS] + encode of the whole text); Q_ref = unmasked per-row asymmetric GPTQ with the MSE search;
+ * keep 0.35 % globally; masked GPTQ on the same grid; perplexity on all of tinystories_val.txt
+ * (data README protocol). RTN and GPTQ use the same MSE grid. Then the saliency ablation at the
+ * same budget: only the score changes.
+ */
+public final class TacqTable {
+  private TacqTable() {}
+
+  public static void main(String[] args) {
+    double percent = args.length > 0 ? Double.parseDouble(args[0]) : 0.35;
+    setProgress(() -> io.lowbit.model.Progress.NONE);
+    try (Model m = load("stories260K")) {
+      Calibration cal = calibrate(m, tinystoriesTrain(), 128, 512);
+      var task = perplexity(tinystories());
+      double fp = ppl(m, task);
+      System.out.printf(Locale.ROOT, "stories260K, calibration %s, keep %.2f %% globally; perplexity on tinystories-val (all windows)%n%n",
+          cal.name(), percent);
+      System.out.println("| method | bits | bits (papers) | bits (storage) | perplexity |");
+      System.out.println("|---|---|---|---|---|");
+      System.out.printf(Locale.ROOT, "| fp32 | 32 | 32 | 32 | %.4f |%n", fp);
+      List<Score> ablation = List.of(Score.WEIGHT, Score.GRADIENT, Score.FISHER, Score.SIGNED_GRADIENT, Score.HESSIAN,
+          Score.MSG, Score.QAL, Score.TACQ);
+      StringBuilder ab = new StringBuilder();
+      for (int bits : new int[] {3, 2}) {
+        Grid grid = bits(bits).mse();
+        try (QuantizedModel rtn = quantize(m, grid, RTN); QuantizedModel gptq = quantize(m, grid, GPTQ, cal)) {
+          row("RTN", bits, rtn, ppl(rtn, task));
+          row("GPTQ", bits, gptq, ppl(gptq, task));
+        }
+        try (QuantizedModel t = tacq(m, grid, cal, percent)) {
+          row("TaCQ", bits, t, ppl(t, task));
+        }
+        for (Score rule : ablation) {
+          Scores s = saliency(m, cal, rule, grid);
+          try (QuantizedModel q = quantize(m, grid, GPTQ, cal, keep(s, percent))) {
+            ab.append(String.format(Locale.ROOT, "| %s | %d | %.4f | %.4f |%n", rule, bits, q.paperBits(), ppl(q, task)));
+          }
+        }
+      }
+      System.out.printf(Locale.ROOT, "%nSaliency ablation at %.2f %% (masked GPTQ, same grid and calibration; only the score changes):%n%n", percent);
+      System.out.println("| score | bits | bits (papers) | perplexity |");
+      System.out.println("|---|---|---|---|");
+      System.out.print(ab);
+    }
+  }
+
+  private static double ppl(Model m, io.lowbit.dsl.Task task) {
+    return ((Number) eval(m, task).rows().get(0).get(3)).doubleValue();
+  }
+
+  private static double ppl(QuantizedModel q, io.lowbit.dsl.Task task) {
+    return ((Number) eval(q, task).rows().get(0).get(3)).doubleValue();
+  }
+
+  private static void row(String method, int bits, QuantizedModel q, double ppl) {
+    System.out.printf(Locale.ROOT, "| %s | %d | %.4f | %.4f | %.4f |%n", method, bits, q.paperBits(), q.storageBits(), ppl);
+  }
+}
