@@ -186,7 +186,8 @@ public final class Table {
     return sb.append("</tbody></table>").toString();
   }
 
-  private static String escape(String s) {
+  /** Text safe inside HTML (also what the notebook kernel uses for its own HTML). */
+  public static String escape(String s) {
     return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\"", "&quot;");
   }
 }

@@ -38,15 +38,14 @@ final class Tacq {
   private static final Map<String, Map<String, Tensor>> HESSIANS = new ConcurrentHashMap<>();
   private static final List<Gradients> RETIRED = new ArrayList<>();
 
-  /** What identifies a calibration set: its name and its tokens. */
-  static String key(Model m, Calibration cal) {
+  /** What identifies the weights and calibration set (the fingerprint is a pass over the weights: take it once per call). */
+  static String key(String fingerprint, Calibration cal) {
     int h = 1;
     for (int[] s : cal.sequences()) h = 31 * h + Arrays.hashCode(s);
-    return m.fingerprint() + "|" + cal.name() + "|" + cal.sequences().size() + "×" + cal.tokens() + "|" + Integer.toHexString(h);
+    return fingerprint + "|" + cal.name() + "|" + cal.sequences().size() + "×" + cal.tokens() + "|" + Integer.toHexString(h);
   }
 
-  static synchronized Gradients gradients(Model m, Calibration cal, boolean baselines, Progress p) {
-    String k = key(m, cal);
+  private static Gradients gradients(String k, Model m, Calibration cal, boolean baselines, Progress p) {
     Gradients g = GRADIENTS.get(k);
     if (g != null && (!baselines || g.hasBaselines())) return g;
     Gradients fresh = Gradients.compute(m, cal, DType.F32, baselines, p);
@@ -57,20 +56,26 @@ final class Tacq {
 
   /** Q_ref: the unmasked GPTQ model at this grid on this calibration set (tacq.md §1.2). */
   static synchronized QuantizedModel reference(Model m, Calibration cal, Grid grid, Progress p) {
-    return REFERENCES.computeIfAbsent(key(m, cal) + "|" + grid, k ->
+    return reference(key(m.fingerprint(), cal), m, cal, grid, p);
+  }
+
+  private static QuantizedModel reference(String k, Model m, Calibration cal, Grid grid, Progress p) {
+    return REFERENCES.computeIfAbsent(k + "|" + grid, key ->
         Quantize.run(m, grid, Method.GPTQ, cal, null, Gptq.Options.defaults(), p, Device.defaultDevice()));
   }
 
   static synchronized Saliency saliency(Model m, Calibration cal, Score rule, Grid grid, Progress p) {
+    String fingerprint = m.fingerprint();
+    String k = key(fingerprint, cal);
     boolean baselines = rule == Score.FISHER || rule == Score.SIGNED_GRADIENT;
-    Gradients g = rule == Score.WEIGHT || rule == Score.HESSIAN ? null : gradients(m, cal, baselines, p);
-    QuantizedModel ref = rule == Score.TACQ || rule == Score.QAL ? reference(m, cal, grid, p) : null;
+    Gradients g = rule == Score.WEIGHT || rule == Score.HESSIAN ? null : gradients(k, m, cal, baselines, p);
+    QuantizedModel ref = rule == Score.TACQ || rule == Score.QAL ? reference(k, m, cal, grid, p) : null;
     QuantizedModel rounded = null;
     Map<String, Tensor> hinv = null;
     if (rule == Score.HESSIAN) {
-      rounded = ROUNDED.computeIfAbsent(m.fingerprint() + "|" + grid, k ->
+      rounded = ROUNDED.computeIfAbsent(fingerprint + "|" + grid, key ->
           Quantize.run(m, grid, Method.RTN, null, null, Gptq.Options.defaults(), p, Device.defaultDevice()));
-      hinv = HESSIANS.computeIfAbsent(key(m, cal), k -> Saliency.inverseHessianDiagonals(m, cal, p));
+      hinv = HESSIANS.computeIfAbsent(k, key -> Saliency.inverseHessianDiagonals(m, cal, p));
     }
     return new Saliency(m, g, ref, rounded, hinv);
   }

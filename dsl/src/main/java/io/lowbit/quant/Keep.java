@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.UnaryOperator;
 
 /**
  * Which weights stay in 16 bits: the top fraction of scores (tacq.md §2.1). Global by default:
@@ -44,31 +45,28 @@ public final class Keep {
 
   /** ⌊fraction·n⌋ weights in each matrix of n weights. */
   public static Mask perMatrix(Map<String, Tensor> scores, double fraction) {
-    check(fraction);
-    Map<String, Tensor> kept = new LinkedHashMap<>();
-    for (var e : scores.entrySet()) {
-      Interrupts.check();
-      try (Scope s = Scope.open()) {
-        Tensor t = e.getValue();
-        Tensor m = topK(t.to(DType.F32).reshape(-1), (long) Math.floor(fraction * t.numel()));
-        kept.put(e.getKey(), s.keep(m.reshape(t.shape()).contiguous()).escape());
-      }
-    }
-    return new Mask(kept);
+    return eachMatrix(scores, fraction,
+        t -> topK(t.reshape(-1), (long) Math.floor(fraction * t.numel())).reshape(t.shape()));
   }
 
   /** ⌊fraction·in⌋ weights in each row. */
   public static Mask perRow(Map<String, Tensor> scores, double fraction) {
+    return eachMatrix(scores, fraction, t -> {
+      long k = (long) Math.floor(fraction * t.size(1));
+      List<Tensor> rows = new ArrayList<>();
+      for (long r = 0; r < t.size(0); r++) rows.add(topK(t.select(0, r), k));
+      return Torch.stack(rows, 0);
+    });
+  }
+
+  /** A mask per matrix from its float32 scores, one matrix at a time. */
+  private static Mask eachMatrix(Map<String, Tensor> scores, double fraction, UnaryOperator<Tensor> pick) {
     check(fraction);
     Map<String, Tensor> kept = new LinkedHashMap<>();
     for (var e : scores.entrySet()) {
       Interrupts.check();
       try (Scope s = Scope.open()) {
-        Tensor t = e.getValue().to(DType.F32);
-        long k = (long) Math.floor(fraction * t.size(1));
-        List<Tensor> rows = new ArrayList<>();
-        for (long r = 0; r < t.size(0); r++) rows.add(topK(t.select(0, r), k));
-        kept.put(e.getKey(), s.keep(Torch.stack(rows, 0).contiguous()).escape());
+        kept.put(e.getKey(), s.keep(pick.apply(e.getValue().to(DType.F32)).contiguous()).escape());
       }
     }
     return new Mask(kept);

@@ -2,7 +2,6 @@ package io.lowbit.kernel;
 
 import com.google.gson.JsonObject;
 import io.lowbit.kernel.Wire.Msg;
-import java.io.File;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -110,9 +109,5 @@ final class Check {
       for (ServerSocket s : open) s.close();
     }
     return ports;
-  }
-
-  static String classpathOf(Class<?> c) {
-    return new File(c.getProtectionDomain().getCodeSource().getLocation().getPath()).getPath();
   }
 }

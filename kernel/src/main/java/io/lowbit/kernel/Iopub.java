@@ -5,7 +5,6 @@ import io.lowbit.kernel.Wire.Msg;
 import java.io.ByteArrayOutputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
-import java.util.Arrays;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
@@ -177,10 +176,5 @@ final class Iopub implements AutoCloseable {
       return need > back ? n - back : n;
     }
     return n;
-  }
-
-  @Override
-  public String toString() {
-    return "Iopub" + Arrays.asList(stdout.name, stderr.name);
   }
 }

@@ -183,15 +183,23 @@ final class LowbitKernel extends BaseKernel {
   }
 
   boolean isCompleteJava(String java) {
+    return javaCompleteness(java).equals("complete");
+  }
+
+  /** "complete", "invalid", or the indent to continue with: JShell's verdict snippet by snippet. */
+  private String javaCompleteness(String java) {
     String rest = java;
     SourceCodeAnalysis sca = shell.sourceCodeAnalysis();
     while (!rest.isBlank()) {
       var info = sca.analyzeCompletion(rest);
-      if (info.completeness() == Completeness.EMPTY) return true;
-      if (!info.completeness().isComplete()) return false;
-      rest = info.remaining();
+      switch (info.completeness()) {
+        case EMPTY -> { return "complete"; }
+        case DEFINITELY_INCOMPLETE, CONSIDERED_INCOMPLETE -> { return "    "; }
+        case UNKNOWN -> { return "invalid"; }
+        default -> rest = info.remaining();
+      }
     }
-    return true;
+    return "complete";
   }
 
   // ------------------------------------------------------------------------------ errors
@@ -339,17 +347,8 @@ final class LowbitKernel extends BaseKernel {
     if (cell.cellMagic() != null) return "complete";
     for (Cell.Part p : cell.parts()) {
       if (!(p instanceof Java j)) continue;
-      String rest = j.source();
-      SourceCodeAnalysis sca = shell.sourceCodeAnalysis();
-      while (!rest.isBlank()) {
-        var info = sca.analyzeCompletion(rest);
-        switch (info.completeness()) {
-          case EMPTY -> { return "complete"; }
-          case DEFINITELY_INCOMPLETE, CONSIDERED_INCOMPLETE -> { return "    "; }
-          case UNKNOWN -> { return "invalid"; }
-          default -> rest = info.remaining();
-        }
-      }
+      String verdict = javaCompleteness(j.source());
+      if (!verdict.equals("complete")) return verdict;
     }
     return "complete";
   }

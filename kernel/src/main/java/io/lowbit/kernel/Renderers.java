@@ -40,24 +40,14 @@ final class Renderers {
     renderer.createRegistration(Chart.class).preferring(MIMEType.IMAGE_PNG, MIMEType.IMAGE_SVG)
         .register((c, ctx) -> putChart(ctx.getOutputContainer(), c));
     renderer.createRegistration(Lowbit.Comparison.class).preferring(MIMEType.TEXT_HTML)
-        .register((c, ctx) -> {
-          DisplayData out = ctx.getOutputContainer();
-          out.putHTML(c.table().toHtml() + "<img alt=\"" + escape(c.chart().title()) + "\" src=\"data:image/png;base64,"
-              + Base64.getEncoder().encodeToString(c.chart().png()) + "\"/>");
-          out.putText(c.table().toString());
-        });
+        .register((c, ctx) -> putTableWithChart(ctx.getOutputContainer(), c.table(), c.chart()));
     renderer.createRegistration(Lowbit.Kept.class).preferring(MIMEType.TEXT_HTML)
         .register((k, ctx) -> {
           ctx.getOutputContainer().putHTML("<p>" + escape(k.toString().lines().findFirst().orElse("")) + "</p>" + k.table().toHtml());
           ctx.getOutputContainer().putText(k.toString());
         });
     renderer.createRegistration(Lowbit.Sweep.class).preferring(MIMEType.TEXT_HTML)
-        .register((w, ctx) -> {
-          DisplayData out = ctx.getOutputContainer();
-          out.putHTML(w.table().toHtml() + "<img alt=\"" + escape(w.chart().title()) + "\" src=\"data:image/png;base64,"
-              + Base64.getEncoder().encodeToString(w.chart().png()) + "\"/>");
-          out.putText(w.table().toString());
-        });
+        .register((w, ctx) -> putTableWithChart(ctx.getOutputContainer(), w.table(), w.chart()));
     renderer.createRegistration(Generation.Completion.class).preferring(MIMEType.TEXT_HTML)
         .register((c, ctx) -> {
           ctx.getOutputContainer().putHTML("<pre style=\"white-space:pre-wrap\"><b>" + escape(c.prompt()) + "</b>"
@@ -96,6 +86,13 @@ final class Renderers {
     return renderer.render(value);
   }
 
+  /** A table and its chart in one output: the chart as an inline PNG under the table. */
+  static void putTableWithChart(DisplayData out, Table t, Chart c) {
+    out.putHTML(t.toHtml() + "<img alt=\"" + escape(c.title()) + "\" src=\"data:image/png;base64,"
+        + Base64.getEncoder().encodeToString(c.png()) + "\"/>");
+    out.putText(t.toString());
+  }
+
   static void putChart(DisplayData out, Chart c) {
     out.putData(MIMEType.IMAGE_PNG, Base64.getEncoder().encodeToString(c.png()));
     if (c.points() <= SVG_MAX_POINTS) out.putSVG(inlineSvg(c.svg()));
@@ -120,17 +117,7 @@ final class Renderers {
   }
 
   static String escape(String s) {
-    StringBuilder b = new StringBuilder(s.length() + 16);
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      switch (c) {
-        case '<' -> b.append("&lt;");
-        case '>' -> b.append("&gt;");
-        case '&' -> b.append("&amp;");
-        case '"' -> b.append("&quot;");
-        default -> b.append(c);
-      }
-    }
-    return b.toString();
+    return Table.escape(s);
   }
+
 }

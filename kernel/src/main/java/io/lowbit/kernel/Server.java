@@ -178,7 +178,8 @@ final class Server {
   void interrupt() {
     InputRequest pending = pendingInput.get();
     if (pending != null) pending.answer.cancel(true);
-    if (kernel.isDone() && !kernel.isCompletedExceptionally()) kernel.join().interrupt();
+    LowbitKernel k = readyKernel();
+    if (k != null) k.interrupt();
   }
 
   private void shutdown(ZMQ.Socket s, Msg m) {
@@ -240,6 +241,11 @@ final class Server {
     }
   }
 
+  /** The kernel if it has started, else null (never waits). */
+  private LowbitKernel readyKernel() {
+    return kernel.isDone() && !kernel.isCompletedExceptionally() ? kernel.join() : null;
+  }
+
   private LowbitKernel kernel() throws CellError {
     try {
       return kernel.get();
@@ -284,7 +290,7 @@ final class Server {
       iopub.flush();
     }
     JsonArray payload = new JsonArray();
-    DisplayData page = kernel.isDone() && !kernel.isCompletedExceptionally() ? kernel.join().page() : null;
+    DisplayData page = readyKernel() == null ? null : readyKernel().page();
     if (page != null) payload.add(Wire.obj("source", "page", "data", Bundles.data(page), "start", 0));
     reply(s, m, Wire.obj("status", "ok", "execution_count", count, "user_expressions", new JsonObject(),
         "payload", payload));
