@@ -38,7 +38,7 @@ public final class QuantTable {
           double[] ppl = new double[2];
           double secs = 0;
           int k = 0;
-          for (Method m : Method.values()) {
+          for (Method m : new Method[] {Method.RTN, Method.GPTQ}) {
             try (QuantizedModel q = Quantize.run(fp, g, m, m == Method.GPTQ ? cal : null, null, Gptq.Options.defaults(), Progress.NONE)) {
               ppl[k++] = Perplexity.of(q.model(), "val", val, po, Progress.NONE).perplexity();
               if (m == Method.GPTQ) secs = q.seconds();

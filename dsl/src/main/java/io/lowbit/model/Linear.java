@@ -55,6 +55,15 @@ public final class Linear {
     previous.close();
   }
 
+  /** Replaces the bias (same shape); the layer takes ownership of {@code b} and frees the old one. */
+  public void setBias(Tensor b) {
+    if (bias == null || b.numel() != bias.numel()) throw new IllegalArgumentException(name + ": no bias of " + b.numel() + " entries to replace");
+    if (b == bias) return;
+    Tensor previous = bias;
+    bias = b;
+    previous.close();
+  }
+
   /** Moves weight and bias to {@code device} (how block-by-block work keeps one block on a GPU). */
   void moveTo(io.lowbit.torch.Device device) {
     if (weight.device().equals(device)) return;
@@ -71,6 +80,11 @@ public final class Linear {
   /** Called with each input [.., in] before the product; null removes it. */
   public void setInputHook(Consumer<Tensor> hook) {
     this.inputHook = hook;
+  }
+
+  /** y = x·Wᵀ (+ b) alone, e.g. to compare one layer's output under different weights. */
+  public Tensor apply(Tensor x) {
+    return forward(x);
   }
 
   Tensor forward(Tensor x) {

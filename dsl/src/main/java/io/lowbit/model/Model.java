@@ -296,11 +296,19 @@ public final class Model implements AutoCloseable {
   /** Decoder block i on hidden states h [B, T, hidden]: attention and MLP, each with its residual. */
   private Tensor block(int i, Tensor h, Tensor positions, Tensor keep, KvCache cache, Rope rope) {
     Block L = blocks[i];
-    long b = h.size(0), t = h.size(1);
-    int heads = config.numHeads(), kvHeads = config.numKvHeads(), hd = config.headDim();
     try (Scope layer = Scope.open()) {
       Interrupts.check();
-      Tensor x = rmsNorm(h, L.attnNorm());
+      Tensor mid = h.add(attention(i, rmsNorm(h, L.attnNorm()), positions, keep, cache, rope));
+      return layer.keep(mid.add(mlp(i, rmsNorm(mid, L.mlpNorm()))));
+    }
+  }
+
+  /** Block i's attention on normed hidden states x [B, T, hidden], o_proj included, no residual. */
+  private Tensor attention(int i, Tensor x, Tensor positions, Tensor keep, KvCache cache, Rope rope) {
+    Block L = blocks[i];
+    long b = x.size(0), t = x.size(1);
+    int heads = config.numHeads(), kvHeads = config.numKvHeads(), hd = config.headDim();
+    try (Scope s = Scope.open()) {
       Tensor q = rope.apply(L.q().forward(x).view(b, t, heads, hd).transpose(1, 2), positions);
       Tensor k = rope.apply(L.k().forward(x).view(b, t, kvHeads, hd).transpose(1, 2), positions);
       Tensor v = L.v().forward(x).view(b, t, kvHeads, hd).transpose(1, 2);
@@ -309,10 +317,42 @@ public final class Model implements AutoCloseable {
         v = cache.values(i, v);
       }
       Tensor a = Torch.scaledDotProductAttention(q, repeatKv(k), repeatKv(v), keep, keep == null);
-      Tensor mid = h.add(L.o().forward(a.transpose(1, 2).reshape(b, t, (long) heads * hd)));
-      x = rmsNorm(mid, L.mlpNorm());
-      return layer.keep(mid.add(L.down().forward(L.gate().forward(x).silu().mul(L.up().forward(x)))));
+      return s.keep(L.o().forward(a.transpose(1, 2).reshape(b, t, (long) heads * hd)));
     }
+  }
+
+  /**
+   * Block i's attention alone (q, k, v, RoPE, causal attention, o) on normed hidden states x
+   * [B, T, hidden] of unpadded sequences: what AWQ's scale search compares for q, k, v.
+   */
+  public Tensor attention(int i, Tensor x) {
+    Device d = x.device();
+    Rope r = d.equals(device) ? rope : ropes.computeIfAbsent(d, y -> new Rope(config, y));
+    try (Scope s = Scope.open()) {
+      Tensor positions = Torch.arange(0, x.size(1), 1, DType.I64, d).unsqueeze(0).expand(x.size(0), x.size(1));
+      return s.keep(attention(i, x, positions, null, null, r));
+    }
+  }
+
+  /** Block i's SwiGLU MLP on normed hidden states x [.., hidden], no residual. */
+  public Tensor mlp(int i, Tensor x) {
+    Block L = blocks[i];
+    try (Scope s = Scope.open()) {
+      return s.keep(L.down().forward(L.gate().forward(x).silu().mul(L.up().forward(x))));
+    }
+  }
+
+  /**
+   * Replaces block i's two RMSNorm weights (AWQ folds its channel scales into them); the model
+   * takes ownership of the new tensors and lets go of the old ones (other models sharing them keep theirs).
+   */
+  public void setNorms(int i, Tensor attnNorm, Tensor mlpNorm) {
+    Block b = blocks[i];
+    long h = config.hiddenSize();
+    if (attnNorm.numel() != h || mlpNorm.numel() != h) throw new IllegalArgumentException("norm weights must have " + h + " entries");
+    if (attnNorm != b.attnNorm()) b.attnNorm().close();
+    if (mlpNorm != b.mlpNorm()) b.mlpNorm().close();
+    blocks[i] = new Block(attnNorm, b.q(), b.k(), b.v(), b.o(), mlpNorm, b.gate(), b.up(), b.down());
   }
 
   /** Token embeddings [B, T, hidden] of ids [B, T]: the input of block 0. */

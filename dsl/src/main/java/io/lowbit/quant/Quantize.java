@@ -36,11 +36,17 @@ public final class Quantize {
    */
   public static QuantizedModel run(Model m, Grid grid, Method method, Calibration cal, Mask mask, Gptq.Options o, Progress progress,
       Device work) {
+    if (method == Method.TESSERAQ) {
+      if (mask != null) throw new IllegalArgumentException("TesseraQ does not keep weights in 16 bits; use GPTQ or RTN with a mask");
+      return Tesseraq.run(m, grid, cal, Tesseraq.Options.defaults(), progress, work);
+    }
+    if (method == Method.AWQ && mask != null) throw new IllegalArgumentException("AWQ does not keep weights in 16 bits; use GPTQ or RTN with a mask");
     long t0 = System.nanoTime();
     Model q = m.copy();
     Map<String, QuantizedLinear> done = new LinkedHashMap<>();
     try {
       if (method == Method.RTN) rtn(q, grid, mask, done, progress, work);
+      else if (method == Method.AWQ) awq(q, grid, cal, done, progress, work);
       else gptq(q, grid, cal, mask, o, done, progress, work);
       return new QuantizedModel(q, method, grid, done, (System.nanoTime() - t0) / 1e9);
     } catch (RuntimeException | Error e) { // an interrupt or a failure leaves nothing behind
@@ -91,16 +97,54 @@ public final class Quantize {
     q.moveBlock(q.blocks().size() - 1, q.device());
   }
 
-  private static Tensor maskOn(Mask mask, String name, Device work) {
-    Tensor k = mask == null ? null : mask.of(name);
-    return k == null || k.device().equals(work) ? k : k.to(work);
+  /**
+   * AWQ block by block: scales and clip searched on the block's inputs and folded in, the next
+   * block's inputs taken from the transformed full-precision block (as AWQ does), then every linear
+   * rounded to nearest on llmc's grid.
+   */
+  private static void awq(Model q, Grid grid, Calibration cal, Map<String, QuantizedLinear> done, Progress progress, Device work) {
+    if (cal == null) throw new IllegalArgumentException("AWQ needs a calibration set");
+    new MinMaxGroups(1, 1, grid); // refuses grids llmc's quantizer does not have, before any work
+    int blocks = q.blocks().size();
+    List<Tensor> inputs = embedded(q, cal, work);
+    try (var g = Torch.noGrad()) {
+      for (int i = 0; i < blocks; i++) {
+        q.moveBlock(i, work);
+        Awq.scale(q, i, inputs, grid);
+        Awq.clip(q, i, inputs, grid);
+        List<Tensor> next = new ArrayList<>();
+        for (Tensor x : inputs) {
+          next.add(q.runBlock(i, x).escape());
+          x.close();
+        }
+        inputs = next;
+        for (Linear l : q.blocks().get(i).linears()) {
+          try (Scope s = Scope.open()) {
+            MinMaxGroups mg = new MinMaxGroups(l.outFeatures(), l.inFeatures(), grid);
+            Tensor wg = mg.grouped(l.weight());
+            Quantizer.Params p = mg.fit(wg);
+            Tensor codes = mg.ungrouped(mg.codes(wg, p));
+            Tensor scales = p.scale().reshape(mg.rows, mg.groupsPerRow).contiguous(), zeros = p.zero().reshape(mg.rows, mg.groupsPerRow).contiguous();
+            p.close();
+            Tensor w = Tesseraq.dense(mg, codes, scales, zeros, l.weight().dtype());
+            double loss = mg.grouped(w).sub(wg).square().sum().item();
+            l.setWeight(w.escape());
+            int[] groupOf = new int[(int) mg.cols];
+            for (int j = 0; j < groupOf.length; j++) groupOf[j] = (int) (j / mg.groupSize);
+            done.put(l.name(), layer(l.name(), grid, codes.escape(), scales.escape(), zeros.escape(), groupOf, null, loss, q.device()));
+          }
+        }
+        q.moveBlock(i, q.device());
+        progress.update("AWQ blocks", i + 1, blocks);
+      }
+    } finally {
+      for (Tensor x : inputs) x.close();
+    }
   }
 
-  private static void gptq(Model q, Grid grid, Calibration cal, Mask mask, Gptq.Options o, Map<String, QuantizedLinear> done,
-      Progress progress, Device work) {
-    if (cal == null) throw new IllegalArgumentException("GPTQ needs a calibration set");
-    int blocks = q.blocks().size();
-    List<Tensor> inputs = new ArrayList<>(); // block inputs, equal-length sequences batched together
+  /** Block 0's inputs: the calibration sequences embedded, in batches of equal length, on {@code work}. */
+  static List<Tensor> embedded(Model q, Calibration cal, Device work) {
+    List<Tensor> inputs = new ArrayList<>();
     try (var g = Torch.noGrad()) {
       for (int[][] batch : batches(cal, q, work)) {
         long[] flat = new long[batch.length * batch[0].length];
@@ -110,6 +154,21 @@ public final class Quantize {
           inputs.add(q.embed(Torch.tensor(flat, batch.length, batch[0].length).to(q.device())).to(work).escape());
         }
       }
+    }
+    return inputs;
+  }
+
+  private static Tensor maskOn(Mask mask, String name, Device work) {
+    Tensor k = mask == null ? null : mask.of(name);
+    return k == null || k.device().equals(work) ? k : k.to(work);
+  }
+
+  private static void gptq(Model q, Grid grid, Calibration cal, Mask mask, Gptq.Options o, Map<String, QuantizedLinear> done,
+      Progress progress, Device work) {
+    if (cal == null) throw new IllegalArgumentException("GPTQ needs a calibration set");
+    int blocks = q.blocks().size();
+    List<Tensor> inputs = embedded(q, cal, work); // block inputs, equal-length sequences batched together
+    try (var g = Torch.noGrad()) {
       for (int i = 0; i < blocks; i++) {
         q.moveBlock(i, work);
         for (List<String> group : TRUE_SEQUENTIAL) {
@@ -184,7 +243,7 @@ public final class Quantize {
   }
 
   /** The layer's record, its tensors beside the model (host memory when the work is on a GPU). */
-  private static QuantizedLinear layer(String name, Grid grid, Tensor codes, Tensor scales, Tensor zeros, int[] groupOf, Tensor keep,
+  static QuantizedLinear layer(String name, Grid grid, Tensor codes, Tensor scales, Tensor zeros, int[] groupOf, Tensor keep,
       double loss, Device home) {
     // handles share storage, so closing the inputs below frees nothing these still use
     Tensor k = keep == null ? null : keep.to(home).escape();

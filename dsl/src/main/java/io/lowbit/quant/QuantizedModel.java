@@ -26,14 +26,24 @@ public final class QuantizedModel implements AutoCloseable {
   private final Grid grid;
   private final Map<String, QuantizedLinear> linears;
   private final double seconds;
+  private final List<Tesseraq.BlockLoss> reconstruction;
 
   QuantizedModel(Model model, Method method, Grid grid, Map<String, QuantizedLinear> linears, double seconds) {
+    this(model, method, grid, linears, seconds, List.of());
+  }
+
+  QuantizedModel(Model model, Method method, Grid grid, Map<String, QuantizedLinear> linears, double seconds,
+      List<Tesseraq.BlockLoss> reconstruction) {
     this.model = model;
     this.method = method;
     this.grid = grid;
     this.linears = Map.copyOf(linears);
     this.seconds = seconds;
+    this.reconstruction = List.copyOf(reconstruction);
   }
+
+  /** Per block, TesseraQ's reconstruction losses (empty for the other methods). */
+  public List<Tesseraq.BlockLoss> reconstruction() { return reconstruction; }
 
   /** The dense model with dequantized weights: evaluate, generate or save it like any model. */
   public Model model() { return model; }

@@ -1,0 +1,241 @@
+package io.lowbit.quant;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.lowbit.TestData;
+import io.lowbit.data.Calibration;
+import io.lowbit.model.Linear;
+import io.lowbit.model.Model;
+import io.lowbit.model.Models;
+import io.lowbit.model.Progress;
+import io.lowbit.torch.DType;
+import io.lowbit.torch.Device;
+import io.lowbit.torch.Scope;
+import io.lowbit.torch.Tensor;
+import io.lowbit.torch.Torch;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** TesseraQ's parts against the facts they must hold, on the real stories260K. */
+class TesseraqTest {
+  static Model fp;
+  static Calibration small;
+
+  @BeforeAll
+  static void setUp() throws IOException {
+    fp = Models.load(TestData.stories260K().toString());
+    String train = Files.readString(TestData.shipped("text/tinystories_train_excerpt.txt"));
+    small = Calibration.firstWindows("tinystories-train", fp.tokenizer(), train, 6, 128);
+  }
+
+  @AfterAll
+  static void tearDown() {
+    fp.close();
+  }
+
+  static float[] values(Tensor t) {
+    try (Scope s = Scope.open()) {
+      return t.to(DType.F32).contiguous().toFloatArray();
+    }
+  }
+
+  @Test
+  void theSoftParametrisationReproducesTheWeightAtInitialisation() {
+    for (Grid grid : List.of(Grid.bits(2).groups(32), Grid.bits(3))) {
+      for (Linear l : List.of(fp.linear("layers.1.attn.q"), fp.linear("layers.1.mlp.down"))) { // down: 172 columns, a ragged last group
+        try (Scope s = Scope.open(); Tesseraq.Soft soft = new Tesseraq.Soft(l, grid)) {
+          float[] w = values(l.weight()), hat = values(soft.weight());
+          float[] scale = values(soft.groups.ungrouped(soft.p.scale().expand(soft.wg.shape())));
+          float[] level = values(soft.groups.ungrouped(soft.wg.div(soft.p.scale()).add(soft.p.zero())));
+          int inside = 0;
+          for (int j = 0; j < w.length; j++) {
+            if (level[j] < 0 || level[j] > grid.maxq()) continue; // the clamp to [0, maxq] bites: not reproducible by design
+            inside++;
+            assertEquals(w[j], hat[j], 1e-4 * scale[j], l.name() + " " + grid + " entry " + j);
+          }
+          assertTrue(inside > 0.8 * w.length, inside + " of " + w.length + " weights inside the grid");
+        }
+      }
+    }
+  }
+
+  @Test
+  void hardeningHardensExactlyTheStatedFractionAndOnlyMore() {
+    Linear l = fp.linear("layers.2.mlp.up");
+    try (Scope s = Scope.open(); Tesseraq.Soft soft = new Tesseraq.Soft(l, Grid.bits(2).groups(32))) {
+      long n = l.weight().numel();
+      double previous = 0;
+      for (double tau : Tesseraq.THRESHOLDS) {
+        double hard = soft.harden(tau);
+        assertEquals(1 - tau, hard, 1.5 / n + 1e-9, "τ = " + tau);
+        assertTrue(hard >= previous, "hard roundings stay hard");
+        previous = hard;
+      }
+      // a hardened rounding is the nearer one: h(ν) = 1 exactly where the fraction was above one half
+      float[] nu = values(soft.groups.ungrouped(soft.nu)), frac = values(soft.groups.ungrouped(soft.wg.div(soft.p.scale()).sub(soft.base)));
+      for (int j = 0; j < nu.length; j++)
+        if (Float.isInfinite(nu[j])) assertEquals(frac[j] > 0.5, nu[j] > 0, "entry " + j + " frac " + frac[j]);
+    }
+  }
+
+  @Test
+  void theQuantileIsNumpysLinearInterpolation() {
+    try (Scope s = Scope.open()) {
+      Tensor x = Torch.tensor(new float[] {5, 1, 4, 2, 3}, 5);
+      assertEquals(1.0, Tesseraq.quantile(x, 0), 1e-12);
+      assertEquals(3.0, Tesseraq.quantile(x, 0.5), 1e-12);
+      assertEquals(4.6, Tesseraq.quantile(x, 0.9), 1e-6); // numpy.quantile([1..5], 0.9) = 4.6
+      assertEquals(5.0, Tesseraq.quantile(x, 1), 1e-12);
+    }
+  }
+
+  @Test
+  void finalisedCodesReproduceTheTrainedBlocksOutput() {
+    try (Model q = fp.copy(); Scope s = Scope.open()) {
+      Tensor x = fp.embed(fp.tokens(small.sequences().get(0)));
+      Model.Block b = q.blocks().get(1);
+      List<Tesseraq.Soft> soft = new java.util.ArrayList<>();
+      Torch.manualSeed(7);
+      for (Linear l : b.linears()) {
+        Tesseraq.Soft sf = new Tesseraq.Soft(l, Grid.bits(2).groups(32));
+        try (var g = Torch.noGrad()) { // as if trained: roundings moved, scales moved, then all hard (§B.6)
+          sf.nu.copyFrom(Torch.randn(sf.nu.shape()).mul(3.0));
+          sf.v.copyFrom(Torch.randn(sf.v.shape()).mul(0.5));
+          sf.nu.copyFrom(sf.nu.sign().mul(100.0));
+        }
+        soft.add(sf);
+      }
+      for (Tesseraq.Soft sf : soft) sf.linear.setWeight(sf.weight().detach().escape());
+      float[] trained = values(q.runBlock(1, x));
+      for (Tesseraq.Soft sf : soft) {
+        MinMaxGroups g = sf.groups;
+        Tensor codes = g.ungrouped(sf.finalCodes());
+        float[] c = values(codes);
+        for (float v : c) assertTrue(v >= 0 && v <= 3 && v == Math.rint(v), "an integer 2-bit code: " + v);
+        sf.linear.setWeight(Tesseraq.dense(g, codes, sf.finalScales().reshape(g.rows, g.groupsPerRow),
+            sf.p.zero().reshape(g.rows, g.groupsPerRow), DType.F32).escape());
+      }
+      float[] fromCodes = values(q.runBlock(1, x));
+      for (int j = 0; j < trained.length; j++) assertEquals(trained[j], fromCodes[j], 1e-4 * (1 + Math.abs(trained[j])), "output " + j);
+      for (Tesseraq.Soft sf : soft) sf.close();
+    }
+  }
+
+  @Test
+  void awqFoldingLeavesTheFullPrecisionModelsOutputUnchanged() {
+    try (Model m = fp.copy(); Scope s = Scope.open()) {
+      Tensor tokens = fp.tokens(small.sequences().get(1));
+      float[] before = values(m.forward(tokens, null));
+      List<Tensor> xs = Quantize.embedded(m, small, Device.CPU);
+      float[] norm0 = values(m.blocks().get(0).attnNorm()), down0 = values(m.blocks().get(0).down().weight());
+      try {
+        for (int i = 0; i < m.blocks().size(); i++) {
+          Awq.scale(m, i, xs, Grid.bits(2).groups(32));
+          List<Tensor> next = new java.util.ArrayList<>();
+          for (Tensor x : xs) next.add(m.runBlock(i, x).escape());
+          for (Tensor x : xs) x.close();
+          xs = next;
+        }
+      } finally {
+        for (Tensor x : xs) x.close();
+      }
+      assertNotEquals(java.util.Arrays.toString(norm0), java.util.Arrays.toString(values(m.blocks().get(0).attnNorm())), "scales were folded");
+      assertNotEquals(java.util.Arrays.toString(down0), java.util.Arrays.toString(values(m.blocks().get(0).down().weight())));
+      float[] after = values(m.forward(tokens, null));
+      for (int j = 0; j < before.length; j++) assertEquals(before[j], after[j], 1e-3 * (1 + Math.abs(before[j])), "logit " + j);
+      assertEquals(fp.fingerprint(), Models.load(TestData.stories260K().toString()).fingerprint(), "the original is untouched");
+    }
+  }
+
+  @Test
+  void aRunKilledMidwayResumesFromItsCheckpointsToTheSameCodes(@TempDir Path dir) {
+    Tesseraq.Options o = Tesseraq.Options.defaults().thresholds(List.of(0.5, 0.2)).iterations(3).batch(2);
+    Grid grid = Grid.bits(2).groups(32);
+    try (QuantizedModel whole = Tesseraq.run(fp, grid, small, o, Progress.NONE, Device.CPU)) {
+      Path folder = dir.resolve("ck");
+      RuntimeException kill = new RuntimeException("killed");
+      RuntimeException thrown = assertThrows(RuntimeException.class, () -> Tesseraq.run(fp, grid, small, o.checkpoints(folder),
+          (what, done, total) -> { if (what.contains("block 4/")) throw kill; }, Device.CPU));
+      assertEquals(kill, thrown);
+      try (var files = Files.list(folder)) {
+        assertEquals(3, files.filter(f -> f.getFileName().toString().startsWith("block-")).count(), "blocks 0-2 were saved");
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+      List<String> seen = new java.util.ArrayList<>();
+      try (QuantizedModel resumed = Tesseraq.run(fp, grid, small, o.checkpoints(folder), (what, done, total) -> seen.add(what), Device.CPU)) {
+        assertTrue(seen.stream().anyMatch(w -> w.contains("block 3/5 resumed")), String.valueOf(seen));
+        assertTrue(seen.stream().noneMatch(w -> w.startsWith("TesseraQ block 2/5 · round")), "finished blocks are not trained again");
+        for (Linear l : fp.linears()) {
+          QuantizedLinear a = whole.linear(l.name()), b = resumed.linear(l.name());
+          assertArrayEquals(values(a.codes()), values(b.codes()), l.name());
+          assertArrayEquals(values(a.scales()), values(b.scales()), l.name());
+          assertArrayEquals(values(a.zeros()), values(b.zeros()), l.name());
+          assertArrayEquals(values(whole.model().linear(l.name()).weight()), values(resumed.model().linear(l.name()).weight()), l.name());
+        }
+        assertEquals(5, resumed.reconstruction().size());
+        assertTrue(resumed.reconstruction().get(0).resumed() && !resumed.reconstruction().get(4).resumed());
+      }
+      // the folder belongs to that run: another schedule is refused with a reason
+      IllegalArgumentException other = assertThrows(IllegalArgumentException.class,
+          () -> Tesseraq.run(fp, grid, small, o.iterations(4).checkpoints(folder), Progress.NONE, Device.CPU));
+      assertTrue(other.getMessage().contains("another TesseraQ run"), other.getMessage());
+    }
+  }
+
+  @Test
+  void trainingLowersEachBlocksLossBelowRoundToNearest() {
+    Tesseraq.Options o = Tesseraq.Options.defaults().thresholds(List.of(0.5, 0.2, 0.05)).iterations(20).batch(2);
+    try (QuantizedModel q = Tesseraq.run(fp, Grid.bits(2).groups(32), small, o, Progress.NONE, Device.CPU)) {
+      assertEquals(Method.TESSERAQ, q.method());
+      for (Tesseraq.BlockLoss b : q.reconstruction()) {
+        assertTrue(b.finalLoss() < b.nearestLoss(), b.toString());
+        assertEquals(3, b.roundLoss().size());
+      }
+      for (Linear l : q.model().linears()) { // the dense weight is scale·(code − zero), codes within 2 bits
+        QuantizedLinear r = q.linear(l.name());
+        MinMaxGroups g = new MinMaxGroups(l.outFeatures(), l.inFeatures(), Grid.bits(2).groups(32));
+        try (Scope s = Scope.open()) {
+          assertTrue(r.codes().to(DType.F32).max().item() <= 3);
+          assertArrayEquals(values(l.weight()), values(Tesseraq.dense(g, r.codes().to(DType.F32), r.scales(), r.zeros(), DType.F32)), l.name());
+        }
+      }
+    }
+  }
+
+  @Test
+  void nonFiniteWeightsStopTheRunWithTheBlockNamed() {
+    try (Model broken = fp.copy(); Scope s = Scope.open()) {
+      Linear up = broken.linear("layers.2.mlp.up");
+      up.setWeight(up.weight().maskedFill(up.weight().gt(0.05), Double.NaN).escape());
+      Tesseraq.Options o = Tesseraq.Options.defaults().thresholds(List.of(0.5)).iterations(2).batch(2).init(Tesseraq.Init.MINMAX);
+      IllegalStateException e = assertThrows(IllegalStateException.class,
+          () -> Tesseraq.run(broken, Grid.bits(2).groups(32), small, o, Progress.NONE, Device.CPU));
+      assertTrue(e.getMessage().contains("block 2") && e.getMessage().contains("non-finite"), e.getMessage());
+    }
+  }
+
+  @Test
+  void badOptionsAndCalibrationAreRefusedWithTheReason() {
+    assertThrows(IllegalArgumentException.class, () -> Tesseraq.Options.defaults().thresholds(List.of(0.5, 0.8)));
+    assertThrows(IllegalArgumentException.class, () -> Tesseraq.Options.defaults().thresholds(List.of(1.5)));
+    assertThrows(IllegalArgumentException.class, () -> Tesseraq.Options.defaults().iterations(0));
+    IllegalArgumentException sym = assertThrows(IllegalArgumentException.class,
+        () -> Tesseraq.run(fp, Grid.bits(2).symmetric(), small, Tesseraq.Options.defaults(), Progress.NONE, Device.CPU));
+    assertTrue(sym.getMessage().contains("asymmetric"), sym.getMessage());
+    Calibration mixed = Calibration.examples("mixed", List.of(small.sequences().get(0), java.util.Arrays.copyOf(small.sequences().get(1), 50)));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> Tesseraq.run(fp, Grid.bits(2), mixed, Tesseraq.Options.defaults().batch(2), Progress.NONE, Device.CPU));
+    assertTrue(e.getMessage().contains("one length"), e.getMessage());
+  }
+}
