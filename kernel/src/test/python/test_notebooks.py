@@ -64,6 +64,10 @@ def test_notebook_runs_and_its_outputs_are_valid_and_offline(executed, name):
         texts = "".join(o.get("data", {}).get("text/plain", "") for o in outputs(nb))
         assert "Kept[" in texts and "sweep" in texts and "0.35% kept" in texts
         assert pngs >= 4, "kept-per-layer bars, a heat map, the comparison and the sweep"
+    if name == "tesseraq.ipynb":
+        texts = "".join(o.get("data", {}).get("text/plain", "") for o in outputs(nb))
+        assert "TesseraQ reconstruction" in texts and "TESSERAQ" in texts and "AWQ" in texts
+        assert pngs >= 2, "the per-round loss chart and the comparison"
     if name == "quickstart.ipynb":
         assert pngs >= 1, "the quickstart draws a chart"
         texts = "".join(o.get("data", {}).get("text/plain", "") for o in outputs(nb))

@@ -11,6 +11,7 @@ import io.lowbit.quant.Gptq;
 import io.lowbit.quant.Grid;
 import io.lowbit.quant.Mask;
 import io.lowbit.quant.Method;
+import io.lowbit.quant.Tesseraq;
 import io.lowbit.quant.Quantize;
 import io.lowbit.quant.Saliency;
 import io.lowbit.quant.Saliency.Score;
@@ -114,6 +115,10 @@ public final class Lowbit {
 
   public static final Method RTN = Method.RTN;
   public static final Method GPTQ = Method.GPTQ;
+  /** AWQ: activation-aware channel scales and clip search, then round to nearest: {@code quantize(m, bits(3).groups(32), AWQ, cal)}. */
+  public static final Method AWQ = Method.AWQ;
+  /** TesseraQ block reconstruction with the reference's schedule: {@code quantize(m, bits(2).groups(128), TESSERAQ, cal)}. */
+  public static final Method TESSERAQ = Method.TESSERAQ;
 
   /** A per-row asymmetric min/max grid of {@code n} bits; {@code bits(3).groups(128).mse()} for more. */
   public static Grid bits(int n) {
@@ -156,7 +161,56 @@ public final class Lowbit {
    * one block at a time.
    */
   public static QuantizedModel quantize(Model m, Grid grid, Method method, Calibration cal, Mask mask) {
+    if (method == Method.TESSERAQ && mask == null) return quantize(m, grid, tesseraq(), cal);
     return Quantize.run(m, grid, method, cal, mask, Gptq.Options.defaults(), progress(), io.lowbit.torch.Device.defaultDevice());
+  }
+
+  /**
+   * TesseraQ's options, starting from the reference's (20 rounds × 250 iterations, lr 1e−3, batch
+   * 4, AWQ initialisation, seed 42): {@code tesseraq().tenRounds().iterations(50)},
+   * {@code .init(Tesseraq.Init.CLIP)}, {@code .checkpoints(Path.of("runs/w2"))}, {@code .hostChains(true)}.
+   */
+  public static Tesseraq.Options tesseraq() {
+    return Tesseraq.Options.defaults();
+  }
+
+  /**
+   * TesseraQ with options: {@code quantize(m, bits(2).groups(32), tesseraq().iterations(50), cal)}.
+   * A live line shows block, round and loss; the stop button ends it between iterations. Every
+   * finished block is saved to a folder (the options' own, or one per run under ~/.cache/lowbit/tesseraq,
+   * or $LOWBIT_CACHE/tesseraq), so running the cell again after a stop, a crash or a restart resumes
+   * where it was and gives the same codes. {@link #reconstruction(QuantizedModel)} shows the losses.
+   */
+  public static QuantizedModel quantize(Model m, Grid grid, Tesseraq.Options options, Calibration cal) {
+    Tesseraq.Options o = options.checkpoints() != null ? options
+        : options.checkpoints(Tesseraq.defaultCheckpoints(m, grid, cal, options));
+    return Tesseraq.run(m, grid, cal, o, progress(), io.lowbit.torch.Device.defaultDevice());
+  }
+
+  /**
+   * TesseraQ's reconstruction, block by block: the loss of round-to-nearest on the initial grid and
+   * after training, the reduction, seconds, whether it was resumed; and a chart of each block's mean
+   * training loss per round.
+   */
+  public static Comparison reconstruction(QuantizedModel q) {
+    List<io.lowbit.quant.Tesseraq.BlockLoss> bs = q.reconstruction();
+    if (bs.isEmpty()) throw new IllegalArgumentException(q.method() + " has no block reconstruction; quantize with TESSERAQ");
+    List<List<Object>> rows = new ArrayList<>();
+    java.util.Map<String, List<Double>> series = new java.util.LinkedHashMap<>();
+    int rounds = 0;
+    for (var b : bs) {
+      rows.add(List.of(b.block(), b.nearestLoss(), b.finalLoss(), 100 * (1 - b.finalLoss() / b.nearestLoss()), b.seconds(),
+          b.resumed() ? "yes" : "no"));
+      if (!b.roundLoss().isEmpty()) series.put("block " + b.block(), b.roundLoss());
+      rounds = Math.max(rounds, b.roundLoss().size());
+    }
+    Table t = Table.of("TesseraQ reconstruction, " + q.grid(), List.of("block", "loss (nearest)", "loss (TesseraQ)", "reduction %",
+        "seconds", "resumed"), rows);
+    List<Integer> x = new ArrayList<>();
+    for (int r = 1; r <= rounds; r++) x.add(r);
+    final int n = rounds;
+    series.values().removeIf(l -> l.size() != n);
+    return new Comparison(t, Chart.lines("block loss per PAR round", "round", "mean training loss", x, series));
   }
 
   /** One row per quantized model: method, grid, bits both ways, time. */

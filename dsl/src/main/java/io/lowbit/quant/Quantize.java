@@ -44,11 +44,12 @@ public final class Quantize {
     long t0 = System.nanoTime();
     Model q = m.copy();
     Map<String, QuantizedLinear> done = new LinkedHashMap<>();
+    Map<String, Double> phases = new LinkedHashMap<>();
     try {
       if (method == Method.RTN) rtn(q, grid, mask, done, progress, work);
       else if (method == Method.AWQ) awq(q, grid, cal, done, progress, work);
-      else gptq(q, grid, cal, mask, o, done, progress, work);
-      return new QuantizedModel(q, method, grid, done, (System.nanoTime() - t0) / 1e9);
+      else gptq(q, grid, cal, mask, o, done, progress, work, phases);
+      return new QuantizedModel(q, method, grid, done, (System.nanoTime() - t0) / 1e9, List.of(), phases);
     } catch (RuntimeException | Error e) { // an interrupt or a failure leaves nothing behind
       q.close();
       for (QuantizedLinear l : done.values()) l.close();
@@ -164,7 +165,8 @@ public final class Quantize {
   }
 
   private static void gptq(Model q, Grid grid, Calibration cal, Mask mask, Gptq.Options o, Map<String, QuantizedLinear> done,
-      Progress progress, Device work) {
+      Progress progress, Device work, Map<String, Double> phases) {
+    Clock clock = new Clock(work, phases);
     if (cal == null) throw new IllegalArgumentException("GPTQ needs a calibration set");
     int blocks = q.blocks().size();
     List<Tensor> inputs = embedded(q, cal, work); // block inputs, equal-length sequences batched together
@@ -182,6 +184,7 @@ public final class Quantize {
               h.add(x);
               throw ENOUGH;
             });
+            clock.start();
             try {
               for (Tensor x : inputs) {
                 try {
@@ -193,6 +196,7 @@ public final class Quantize {
             } finally {
               ls.get(0).setInputHook(null);
             }
+            clock.stop("hessian");
             for (Linear l : ls) {
               Tensor keep = maskOn(mask, l.name(), work);
               Gptq.Result r = Gptq.quantize(l.weight(), h.matrix(), grid, keep, o);
@@ -200,6 +204,7 @@ public final class Quantize {
               r.weight().close();
               done.put(l.name(), layer(l.name(), grid, r.codes(), r.scales(), r.zeros(), r.groupOfColumn(), keep, r.loss(), q.device()));
             }
+            clock.stop("sweep");
           }
         }
         List<Tensor> next = new ArrayList<>();
@@ -208,11 +213,39 @@ public final class Quantize {
           x.close();
         }
         inputs = next;
+        clock.stop("propagate");
         q.moveBlock(i, q.device());
         progress.update("GPTQ blocks", i + 1, blocks);
       }
     } finally {
       for (Tensor x : inputs) x.close();
+    }
+  }
+
+  /**
+   * Seconds per phase of the work, added up over blocks; on a GPU the device is synchronised at
+   * each mark so the time lands on the phase that spent it (a few syncs per block, no measurable cost).
+   */
+  private static final class Clock {
+    private final Device work;
+    private final Map<String, Double> phases;
+    private long mark;
+
+    Clock(Device work, Map<String, Double> phases) {
+      this.work = work;
+      this.phases = phases;
+    }
+
+    void start() {
+      if (work.isCuda()) io.lowbit.torch.Cuda.synchronize(work.index());
+      mark = System.nanoTime();
+    }
+
+    void stop(String phase) {
+      if (work.isCuda()) io.lowbit.torch.Cuda.synchronize(work.index());
+      long now = System.nanoTime();
+      phases.merge(phase, (now - mark) / 1e9, Double::sum);
+      mark = now;
     }
   }
 

@@ -27,20 +27,25 @@ public final class QuantizedModel implements AutoCloseable {
   private final Map<String, QuantizedLinear> linears;
   private final double seconds;
   private final List<Tesseraq.BlockLoss> reconstruction;
+  private final Map<String, Double> phases;
 
   QuantizedModel(Model model, Method method, Grid grid, Map<String, QuantizedLinear> linears, double seconds) {
-    this(model, method, grid, linears, seconds, List.of());
+    this(model, method, grid, linears, seconds, List.of(), Map.of());
   }
 
   QuantizedModel(Model model, Method method, Grid grid, Map<String, QuantizedLinear> linears, double seconds,
-      List<Tesseraq.BlockLoss> reconstruction) {
+      List<Tesseraq.BlockLoss> reconstruction, Map<String, Double> phases) {
     this.model = model;
     this.method = method;
     this.grid = grid;
     this.linears = Map.copyOf(linears);
     this.seconds = seconds;
     this.reconstruction = List.copyOf(reconstruction);
+    this.phases = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(phases));
   }
+
+  /** Seconds per phase of the run (GPTQ: "hessian", "sweep", "propagate"), empty where not measured. */
+  public Map<String, Double> phases() { return phases; }
 
   /** Per block, TesseraQ's reconstruction losses (empty for the other methods). */
   public List<Tesseraq.BlockLoss> reconstruction() { return reconstruction; }

@@ -152,8 +152,8 @@ public final class Tesseraq {
         BlockLoss loss;
         if (ck != null && ck.has(i)) {
           loss = ck.load(i, q, grid, done);
-          progress.update("TesseraQ block " + (i + 1) + "/" + blocks + " resumed from " + ck.folder(), run.totalIterations() * (i + 1) / blocks,
-              run.totalIterations());
+          progress.update("TesseraQ", "block " + (i + 1) + "/" + blocks + " resumed from " + ck.folder(),
+              run.totalIterations() * (i + 1) / blocks, run.totalIterations());
         } else {
           try {
             loss = run.block(i, xq, yf);
@@ -173,7 +173,7 @@ public final class Tesseraq {
         q.moveBlock(i, q.device());
         fp.moveBlock(i, fp.device());
       }
-      return new QuantizedModel(q, Method.TESSERAQ, grid, done, (System.nanoTime() - t0) / 1e9, losses);
+      return new QuantizedModel(q, Method.TESSERAQ, grid, done, (System.nanoTime() - t0) / 1e9, losses, Map.of());
     } catch (RuntimeException | Error e) { // an interrupt or a failure leaves nothing behind but finished checkpoints
       q.close();
       for (QuantizedLinear l : done.values()) l.close();
@@ -183,6 +183,16 @@ public final class Tesseraq {
       if (xq != null) xq.close();
       if (xf != null) xf.close();
     }
+  }
+
+  /**
+   * Where a notebook's run keeps its blocks when the options name no folder: one folder per run
+   * (model, grid, calibration, schedule) under $LOWBIT_CACHE/tesseraq, else ~/.cache/lowbit/tesseraq.
+   */
+  public static Path defaultCheckpoints(Model m, Grid grid, Calibration cal, Options o) {
+    String env = System.getenv("LOWBIT_CACHE");
+    Path root = env != null && !env.isBlank() ? Path.of(env) : Path.of(System.getProperty("user.home"), ".cache", "lowbit");
+    return root.resolve("tesseraq").resolve(key(m, grid, cal, o));
   }
 
   /** The checkpoint folder's key: the model, grid, calibration and schedule that decide the codes. */
@@ -472,7 +482,7 @@ public final class Tesseraq {
           adam.step();
           sum += value;
           if (it % 10 == 9 || it == o.iterations() - 1)
-            progress.update(String.format(Locale.ROOT, "TesseraQ block %d/%d · round %d/%d · loss %.4g", i + 1, blocks, k + 1,
+            progress.update("TesseraQ", String.format(Locale.ROOT, "block %d/%d · round %d/%d · loss %.4g", i + 1, blocks, k + 1,
                 o.thresholds().size(), sum / (it + 1)), before + it + 1, totalIterations());
         }
         return sum / o.iterations();

@@ -23,11 +23,16 @@ final class NotebookProgress implements Progress {
 
   @Override
   public synchronized void update(String what, long done, long total) {
+    update(what, null, done, total);
+  }
+
+  @Override
+  public synchronized void update(String what, String detail, long done, long total) {
     long now = System.nanoTime() / 1_000_000;
     boolean end = done >= total;
     if (id != null && what.equals(this.what) && !end && now - lastSent < MIN_INTERVAL_MS) return;
     lastSent = now;
-    DisplayData d = bundle(what, done, total, (System.nanoTime() - started) / 1e9);
+    DisplayData d = bundle(detail == null ? what : what + " · " + detail, done, total, (System.nanoTime() - started) / 1e9);
     if (id == null || !what.equals(this.what)) { // a new stage of the work gets its own bar
       id = UUID.randomUUID().toString();
       this.what = what;

@@ -1,0 +1,140 @@
+package io.lowbit.bench;
+
+import io.lowbit.data.Calibration;
+import io.lowbit.model.Config;
+import io.lowbit.model.Model;
+import io.lowbit.model.Progress;
+import io.lowbit.model.RandomModel;
+import io.lowbit.quant.Gptq;
+import io.lowbit.quant.Grid;
+import io.lowbit.quant.Method;
+import io.lowbit.quant.Quantize;
+import io.lowbit.quant.QuantizedModel;
+import io.lowbit.quant.Tesseraq;
+import io.lowbit.torch.Cuda;
+import io.lowbit.torch.Device;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+
+/**
+ * Per-block cost of GPTQ and TesseraQ on Llama-3-8B-shaped blocks ({@code ./lowbit run
+ * io.lowbit.bench.QuantBlocks [--blocks N] [--windows N] [--length T] [--iterations N] [--no-gptq]
+ * [--no-tesseraq]}): a random model of llama3-8b's shapes with N decoder blocks (default 2; every
+ * block costs the same, so the whole model is 32 × a block), calibration = N random windows of T
+ * tokens (128 × 2048). GPTQ per-row 4-bit and 3-bit group 128: seconds per block split into
+ * Hessian collection, column sweep and propagation. TesseraQ W2 g128 on the full 20 thresholds with
+ * {@code iterations} per round (default 25, the reference 250): seconds for initialisation (AWQ
+ * and clip) and per training iteration, and the projected full-schedule block and model. Peak GPU
+ * memory for each. Prints a markdown table.
+ */
+public final class QuantBlocks {
+  private QuantBlocks() {}
+
+  public static void main(String[] args) {
+    int blocks = 2, windows = 128, length = 2048, iterations = 25;
+    boolean gptq = true, tesseraq = true;
+    String preset = "llama3-8b";
+    for (int i = 0; i < args.length; i++) {
+      switch (args[i]) {
+        case "--blocks" -> blocks = Integer.parseInt(args[++i]);
+        case "--windows" -> windows = Integer.parseInt(args[++i]);
+        case "--length" -> length = Integer.parseInt(args[++i]);
+        case "--iterations" -> iterations = Integer.parseInt(args[++i]);
+        case "--no-gptq" -> gptq = false;
+        case "--no-tesseraq" -> tesseraq = false;
+        case "--preset" -> preset = args[++i];
+        default -> throw new IllegalArgumentException("unknown option " + args[i]);
+      }
+    }
+    Device d = Device.defaultDevice();
+    Config l3 = RandomModel.preset(preset);
+    Config c = new Config(l3.architecture(), l3.vocabSize(), l3.hiddenSize(), l3.intermediateSize(), blocks, l3.numHeads(),
+        l3.numKvHeads(), l3.headDim(), l3.maxPositions(), l3.ropeTheta(), l3.ropeScaling(), l3.rmsNormEps(), false, 1, 2, l3.dtype());
+    Random rnd = new Random(0);
+    List<int[]> seqs = new ArrayList<>();
+    for (int w = 0; w < windows; w++) {
+      int[] s = new int[length];
+      for (int t = 0; t < length; t++) s[t] = rnd.nextInt(c.vocabSize());
+      seqs.add(s);
+    }
+    Calibration cal = Calibration.examples("random " + windows + "x" + length, seqs);
+    List<String> rows = new ArrayList<>();
+    int fullLayers = l3.numLayers();
+    try (Model m = RandomModel.create(c, "random:" + preset + "-" + blocks + "-blocks", d, 0)) {
+      System.err.println(m + " on " + d + "; calibration " + cal);
+      if (gptq) {
+        for (Grid g : List.of(Grid.bits(4), Grid.bits(3).groups(128))) {
+          resetPeak(d);
+          try (QuantizedModel q = Quantize.run(m, g, Method.GPTQ, cal, null, Gptq.Options.defaults(), Progress.NONE, d)) {
+            var p = q.phases();
+            double h = p.getOrDefault("hessian", 0.0) / blocks, s = p.getOrDefault("sweep", 0.0) / blocks,
+                prop = p.getOrDefault("propagate", 0.0) / blocks;
+            rows.add(String.format(Locale.ROOT, "| GPTQ %s | %.2f | %.2f | %.2f | %.2f | %.1f | %.1f |", g, h, s, prop, q.seconds() / blocks,
+                q.seconds() / blocks * fullLayers / 60, peakGiB(d)));
+            System.err.println(rows.getLast());
+          }
+        }
+      }
+      if (tesseraq) {
+        Grid g = Grid.bits(2).groups(128);
+        Tesseraq.Options o = Tesseraq.Options.defaults().iterations(iterations);
+        List<long[]> marks = Collections.synchronizedList(new ArrayList<>());
+        Progress timing = new Progress() {
+          @Override
+          public void update(String what, long done, long total) {}
+
+          @Override
+          public void update(String what, String detail, long done, long total) {
+            marks.add(new long[] {done, System.nanoTime()});
+            System.err.println(what + " " + detail + " " + done + "/" + total);
+          }
+        };
+        resetPeak(d);
+        try (QuantizedModel q = Tesseraq.run(m, g, cal, o, timing, d)) {
+          double perIteration = secondsPerIteration(marks, iterations);
+          for (Tesseraq.BlockLoss b : q.reconstruction()) {
+            double training = perIteration * o.thresholds().size() * iterations;
+            double fixed = b.seconds() - training; // initialisation, hardening, the two full evaluations
+            double full = fixed + perIteration * o.thresholds().size() * 250;
+            rows.add(String.format(Locale.ROOT, "| TesseraQ %s block %d (%d×%d its) | init+eval %.1f | %.1f ms/it | | %.1f (full 20×250: %.1f) | %.1f | %.1f |",
+                g, b.block(), o.thresholds().size(), iterations, fixed, perIteration * 1e3, b.seconds(), full, full * fullLayers / 60, peakGiB(d)));
+            System.err.println(rows.getLast());
+          }
+        }
+      }
+    }
+    System.out.println();
+    System.out.println(preset + "-shaped blocks (random weights), " + cal + ", on " + d);
+    System.out.println("| run | Hessian s/block | sweep s/block | propagate s/block | total s/block | whole model (min) | peak GiB |");
+    System.out.println("|---|---|---|---|---|---|---|");
+    rows.forEach(System.out::println);
+  }
+
+  /** The median time between progress marks 10 iterations apart inside a round (no hardening in between). */
+  static double secondsPerIteration(List<long[]> marks, int iterations) {
+    List<Double> per = new ArrayList<>();
+    for (int k = 1; k < marks.size(); k++) {
+      long[] a = marks.get(k - 1), b = marks.get(k);
+      long its = b[0] - a[0];
+      if (its <= 0 || its > 10 || a[0] % iterations == 0) continue; // skip spans that cross a round's start
+      per.add((b[1] - a[1]) / 1e9 / its);
+    }
+    if (per.isEmpty()) return Double.NaN;
+    Collections.sort(per);
+    return per.get(per.size() / 2);
+  }
+
+  static void resetPeak(Device d) {
+    if (d.isCuda()) {
+      Cuda.synchronize(d.index());
+      Cuda.resetPeakMemory(d.index());
+    }
+  }
+
+  static double peakGiB(Device d) {
+    return d.isCuda() ? Cuda.maxMemoryAllocated(d.index()) / (double) (1L << 30) : Double.NaN;
+  }
+}
