@@ -97,6 +97,11 @@ int lb_cuda_empty_cache(void);
 /* ---- custom kernels (CUDA when compiled in, ATen otherwise) ---- */
 /* acc += |g|, acc float32, g any floating dtype of the same shape. */
 int lb_abs_accumulate(lb_tensor acc, lb_tensor g);
+/* GPTQ's column sweep inside one block of nb columns, every operand laid out [nb, rows], float32:
+   w is updated in place; q, codes, err are written; losses [rows] accumulate Σ err²/2; keep
+   (bool, may be null) marks weights that stay as they are. maxq = 2^bits − 1. */
+int lb_gptq_sweep(lb_tensor w, lb_tensor u, lb_tensor scale, lb_tensor zero, lb_tensor keep, int32_t maxq,
+                  lb_tensor q, lb_tensor codes, lb_tensor err, lb_tensor losses);
 
 #ifdef __cplusplus
 }

@@ -52,7 +52,8 @@ public final class QuantBlocks {
     Device d = Device.defaultDevice();
     Config l3 = RandomModel.preset(preset);
     Config c = new Config(l3.architecture(), l3.vocabSize(), l3.hiddenSize(), l3.intermediateSize(), blocks, l3.numHeads(),
-        l3.numKvHeads(), l3.headDim(), l3.maxPositions(), l3.ropeTheta(), l3.ropeScaling(), l3.rmsNormEps(), false, 1, 2, l3.dtype());
+        l3.numKvHeads(), l3.headDim(), l3.maxPositions(), l3.ropeTheta(), l3.ropeScaling(), l3.rmsNormEps(), false, 1, 2,
+        d.isCuda() ? io.lowbit.torch.DType.BF16 : io.lowbit.torch.DType.F32);
     Random rnd = new Random(0);
     List<int[]> seqs = new ArrayList<>();
     for (int w = 0; w < windows; w++) {
@@ -82,6 +83,8 @@ public final class QuantBlocks {
         Grid g = Grid.bits(2).groups(128);
         Tesseraq.Options o = Tesseraq.Options.defaults().iterations(iterations);
         List<long[]> marks = Collections.synchronizedList(new ArrayList<>());
+        long t0 = System.nanoTime();
+        int iters = iterations;
         Progress timing = new Progress() {
           @Override
           public void update(String what, long done, long total) {}
@@ -89,7 +92,8 @@ public final class QuantBlocks {
           @Override
           public void update(String what, String detail, long done, long total) {
             marks.add(new long[] {done, System.nanoTime()});
-            System.err.println(what + " " + detail + " " + done + "/" + total);
+            if (done % 50 == 0 || done % iters == 0)
+              System.err.printf(Locale.ROOT, "%s %s %d/%d at %.1f s%n", what, detail, done, total, (System.nanoTime() - t0) / 1e9);
           }
         };
         resetPeak(d);

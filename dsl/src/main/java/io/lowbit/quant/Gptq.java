@@ -15,22 +15,30 @@ import java.util.List;
 public final class Gptq {
   private Gptq() {}
 
-  /** Block size 128, 1 % damping retried up to 150 times, natural column order. */
-  public record Options(int blockSize, double percDamp, boolean actOrder, boolean staticGroups, int maxDampRetries) {
+  /**
+   * Block size 128, 1 % damping retried up to 150 times, natural column order; the in-block sweep
+   * as one fused call per block ({@code fusedSweep}; off: the per-column tensor ops below, which
+   * mirror the paper line by line and serve as the kernel's reference).
+   */
+  public record Options(int blockSize, double percDamp, boolean actOrder, boolean staticGroups, int maxDampRetries, boolean fusedSweep) {
     public static Options defaults() {
-      return new Options(128, 0.01, false, false, 150);
+      return new Options(128, 0.01, false, false, 150, true);
     }
 
     public Options withActOrder(boolean on) {
-      return new Options(blockSize, percDamp, on, staticGroups, maxDampRetries);
+      return new Options(blockSize, percDamp, on, staticGroups, maxDampRetries, fusedSweep);
     }
 
     public Options withStaticGroups(boolean on) {
-      return new Options(blockSize, percDamp, actOrder, on, maxDampRetries);
+      return new Options(blockSize, percDamp, actOrder, on, maxDampRetries, fusedSweep);
     }
 
     public Options withBlockSize(int b) {
-      return new Options(b, percDamp, actOrder, staticGroups, maxDampRetries);
+      return new Options(b, percDamp, actOrder, staticGroups, maxDampRetries, fusedSweep);
+    }
+
+    public Options withFusedSweep(boolean on) {
+      return new Options(blockSize, percDamp, actOrder, staticGroups, maxDampRetries, on);
     }
   }
 
@@ -96,16 +104,16 @@ public final class Gptq {
         Interrupts.check();
         long nb = Math.min(o.blockSize(), c - i1);
         try (Scope block = Scope.open()) {
-          Tensor w1 = w.narrow(1, i1, nb).clone(), e1 = Torch.zeros(DType.F32, w.device(), r, nb);
           Tensor u1 = u.narrow(0, i1, nb).narrow(1, i1, nb);
+          // each column's grid; a group is fitted on the global W as it stands before this block,
+          // as the reference does (note A.5(a)), so all of the block's grids are known up front
+          List<Quantizer.Params> grids = new ArrayList<>();
           for (long i = 0; i < nb; i++) {
             long j = i1 + i;
-            Tensor col = w1.select(1, i);
-            double d = u1.select(0, i).select(0, i).item();
             if (grid.groupSize() > 0) {
               if (o.staticGroups()) {
                 params = staticGroups.get((int) ((permuted == null ? j : permuted[(int) j]) / g));
-              } else if (j % g == 0) {  // fitted on the global W, as the reference does (note A.5(a))
+              } else if (j % g == 0) {
                 params = Quantizer.fit(w.narrow(1, j, Math.min(g, c - j)), slice(kp, j, Math.min(g, c - j)), grid);
                 scales.add(params.scale().escape());
                 zeros.add(params.zero().escape());
@@ -113,19 +121,11 @@ public final class Gptq {
             }
             groupOfColumn[(int) j] = o.staticGroups() ? (int) ((permuted == null ? j : permuted[(int) j]) / g)
                 : grid.groupSize() > 0 ? (int) (j / g) : 0;
-            Tensor kj = kp == null ? null : kp.select(1, j).unsqueeze(1);
-            Tensor x = col.unsqueeze(1);                                          // [r, 1]
-            Tensor free = kj == null ? x : x.maskedFill(kj, 0);
-            Tensor code = Quantizer.codes(free, params, grid);
-            Tensor qj = Quantizer.dequantize(code, params);
-            if (kj != null) qj = Torch.where(kj, x, qj);                          // kept weights keep their current value
-            q.narrow(1, j, 1).copyFrom(qj);
-            codes.narrow(1, j, 1).copyFrom(code);
-            Tensor err = x.sub(qj).div(d);                                        // [r, 1]; 0 on kept weights
-            losses.addInPlace(err.square().reshape(r).div(2));
-            w1.narrow(1, i, nb - i).addInPlace(err.mul(u1.select(0, i).narrow(0, i, nb - i).unsqueeze(0)), -1);
-            e1.narrow(1, i, 1).copyFrom(err);
+            grids.add(params);
           }
+          Tensor e1 = o.fusedSweep() ? fusedSweep(w.narrow(1, i1, nb), u1, grids, slice(kp, i1, nb), grid, q.narrow(1, i1, nb),
+              codes.narrow(1, i1, nb), losses) : sweep(w.narrow(1, i1, nb).clone(), u1, grids, slice(kp, i1, nb), grid,
+              q.narrow(1, i1, nb), codes.narrow(1, i1, nb), losses);
           if (i1 + nb < c) // the lazy update of every later column: one product per block
             w.narrow(1, i1 + nb, c - i1 - nb).addInPlace(e1.mm(u.narrow(0, i1, nb).narrow(1, i1 + nb, c - i1 - nb)), -1);
         }
@@ -143,6 +143,55 @@ public final class Gptq {
       for (Tensor t : zeros) t.close();
       double loss = losses.sum().item();
       return new Result(s.keep(q).escape(), s.keep(codes).escape(), s.keep(sc).escape(), s.keep(zr).escape(), groupOfColumn, loss, damping);
+    }
+  }
+
+  /**
+   * Algorithm 1's inner loop over the block's columns, one column at a time: quantize column i,
+   * E[:, i] = (w − q)/U[i, i], W[:, i:] −= E[:, i]·U[i, i:]. Writes q and codes, adds the loss,
+   * returns E [r, nb].
+   */
+  static Tensor sweep(Tensor w1, Tensor u1, List<Quantizer.Params> grids, Tensor keep, Grid grid, Tensor q, Tensor codes, Tensor losses) {
+    try (Scope s = Scope.open()) {
+      long r = w1.size(0), nb = w1.size(1);
+      Tensor e1 = Torch.zeros(DType.F32, w1.device(), r, nb);
+      double[] diag = u1.diagonal().toDoubleArray(); // one read per block, not a device sync per column
+      for (int i = 0; i < nb; i++) {
+        Quantizer.Params params = grids.get(i);
+        Tensor x = w1.select(1, i).unsqueeze(1);                               // [r, 1]
+        Tensor kj = keep == null ? null : keep.select(1, i).unsqueeze(1);
+        Tensor code = Quantizer.codes(kj == null ? x : x.maskedFill(kj, 0), params, grid);
+        Tensor qj = Quantizer.dequantize(code, params);
+        if (kj != null) qj = Torch.where(kj, x, qj);                          // kept weights keep their current value
+        q.narrow(1, i, 1).copyFrom(qj);
+        codes.narrow(1, i, 1).copyFrom(code);
+        Tensor err = x.sub(qj).div(diag[i]);                                   // [r, 1]; 0 on kept weights
+        losses.addInPlace(err.square().reshape(r).div(2));
+        w1.narrow(1, i, nb - i).addInPlace(err.mul(u1.select(0, i).narrow(0, i, nb - i).unsqueeze(0)), -1);
+        e1.narrow(1, i, 1).copyFrom(err);
+      }
+      return s.keep(e1);
+    }
+  }
+
+  /** The same sweep as one bridge call per block (a CUDA kernel on a GPU, a parallel loop on a CPU). */
+  static Tensor fusedSweep(Tensor w1, Tensor u1, List<Quantizer.Params> grids, Tensor keep, Grid grid, Tensor q, Tensor codes,
+      Tensor losses) {
+    try (Scope s = Scope.open()) {
+      long r = w1.size(0), nb = w1.size(1);
+      List<Tensor> sc = new ArrayList<>(), zr = new ArrayList<>();
+      for (Quantizer.Params p : grids) {
+        sc.add(p.scale().expand(r, 1));
+        zr.add(p.zero().expand(r, 1));
+      }
+      Tensor wt = w1.t().contiguous(); // [nb, r]: a column's rows contiguous, so a warp's loads coalesce
+      Tensor qt = Torch.zeros(DType.F32, w1.device(), nb, r), ct = Torch.zeros(DType.F32, w1.device(), nb, r),
+          et = Torch.zeros(DType.F32, w1.device(), nb, r);
+      Torch.gptqSweep(wt, u1.contiguous(), Torch.cat(sc, 1).t().contiguous(), Torch.cat(zr, 1).t().contiguous(),
+          keep == null ? null : keep.t().contiguous(), grid.maxq(), qt, ct, et, losses);
+      q.copyFrom(qt.t());
+      codes.copyFrom(ct.t());
+      return s.keep(et.t());
     }
   }
 

@@ -98,6 +98,8 @@ final class Bridge {
   static final MethodHandle CUDA_EMPTY_CACHE = fn("lb_cuda_empty_cache", status());
 
   static final MethodHandle ABS_ACCUMULATE = fn("lb_abs_accumulate", status(ADDRESS, ADDRESS));
+  static final MethodHandle GPTQ_SWEEP = fn("lb_gptq_sweep",
+      status(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
 
   /** Throws the calling thread's bridge error when a call did not return LB_OK. */
   static void check(int rc) {

@@ -26,6 +26,22 @@ public final class Torch {
     }
   }
 
+  /**
+   * GPTQ's column sweep inside one block (lowbit_bridge.h): w, scale, zero, keep (may be null), q,
+   * codes, err are [nb, rows] float32 (keep bool), contiguous; u [nb, nb]; losses [rows]. One CUDA
+   * kernel launch on a GPU, a parallel loop on a CPU.
+   */
+  public static void gptqSweep(Tensor w, Tensor u, Tensor scale, Tensor zero, Tensor keep, int maxq, Tensor q, Tensor codes,
+      Tensor err, Tensor losses) {
+    try {
+      MemorySegment k = keep == null ? MemorySegment.NULL : keep.handle();
+      Bridge.check((int) Bridge.GPTQ_SWEEP.invokeExact(w.handle(), u.handle(), scale.handle(), zero.handle(), k, maxq, q.handle(), codes.handle(), err.handle(),
+          losses.handle()));
+    } catch (Throwable t) {
+      throw Bridge.rethrow(t);
+    }
+  }
+
   /** Whether the bridge was compiled with our CUDA kernels. */
   public static boolean hasCudaKernels() {
     try {

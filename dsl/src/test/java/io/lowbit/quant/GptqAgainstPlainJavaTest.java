@@ -230,7 +230,7 @@ class GptqAgainstPlainJavaTest {
       double[] neg = new double[COLS * COLS];
       for (int j = 0; j < COLS; j++) neg[j * COLS + j] = -1;
       IllegalStateException e = assertThrows(IllegalStateException.class, () -> Gptq.quantize(tensor(p.w()),
-          Torch.tensor(neg, COLS, COLS).to(DType.F32), Grid.bits(3), null, new Gptq.Options(128, 0.01, false, false, 3)));
+          Torch.tensor(neg, COLS, COLS).to(DType.F32), Grid.bits(3), null, new Gptq.Options(128, 0.01, false, false, 3, true)));
       assertTrue(e.getMessage().contains("indefinite"), e.getMessage());
     }
   }

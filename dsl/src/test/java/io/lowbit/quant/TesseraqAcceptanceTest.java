@@ -8,7 +8,6 @@ import io.lowbit.eval.Perplexity;
 import io.lowbit.model.Model;
 import io.lowbit.model.Models;
 import io.lowbit.model.Progress;
-import io.lowbit.torch.Device;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.util.Locale;
@@ -30,14 +29,14 @@ class TesseraqAcceptanceTest {
       Perplexity.Options po = new Perplexity.Options(512, 2, 128); // the first 128 validation windows
       Grid grid = Grid.bits(2).groups(32);
       double awq, gptq, tq;
-      try (QuantizedModel q = Quantize.run(fp, grid, Method.AWQ, cal, null, Gptq.Options.defaults(), Progress.NONE, Device.CPU)) {
+      try (QuantizedModel q = Quantize.run(fp, grid, Method.AWQ, cal, null, Gptq.Options.defaults(), Progress.NONE, fp.device())) {
         awq = Perplexity.of(q.model(), "val", val, po, Progress.NONE).perplexity();
       }
-      try (QuantizedModel q = Quantize.run(fp, grid, Method.GPTQ, cal, null, Gptq.Options.defaults(), Progress.NONE, Device.CPU)) {
+      try (QuantizedModel q = Quantize.run(fp, grid, Method.GPTQ, cal, null, Gptq.Options.defaults(), Progress.NONE, fp.device())) {
         gptq = Perplexity.of(q.model(), "val", val, po, Progress.NONE).perplexity();
       }
       Tesseraq.Options o = Tesseraq.Options.defaults().tenRounds().iterations(50);
-      try (QuantizedModel q = Tesseraq.run(fp, grid, cal, o, Progress.NONE, Device.CPU)) {
+      try (QuantizedModel q = Tesseraq.run(fp, grid, cal, o, Progress.NONE, fp.device())) {
         tq = Perplexity.of(q.model(), "val", val, po, Progress.NONE).perplexity();
       }
       System.out.printf(Locale.ROOT, "stories260K W2 g32 (128 val windows): AWQ %.3f, GPTQ %.3f, TesseraQ %.3f%n", awq, gptq, tq);

@@ -136,7 +136,7 @@ class TesseraqTest {
     try (Model m = fp.copy(); Scope s = Scope.open()) {
       Tensor tokens = fp.tokens(small.sequences().get(1));
       float[] before = values(m.forward(tokens, null));
-      List<Tensor> xs = Quantize.embedded(m, small, Device.CPU);
+      List<Tensor> xs = Quantize.embedded(m, small, m.device());
       float[] norm0 = values(m.blocks().get(0).attnNorm()), down0 = values(m.blocks().get(0).down().weight());
       try {
         for (int i = 0; i < m.blocks().size(); i++) {
@@ -161,11 +161,11 @@ class TesseraqTest {
   void aRunKilledMidwayResumesFromItsCheckpointsToTheSameCodes(@TempDir Path dir) {
     Tesseraq.Options o = Tesseraq.Options.defaults().thresholds(List.of(0.5, 0.2)).iterations(3).batch(2);
     Grid grid = Grid.bits(2).groups(32);
-    try (QuantizedModel whole = Tesseraq.run(fp, grid, small, o, Progress.NONE, Device.CPU)) {
+    try (QuantizedModel whole = Tesseraq.run(fp, grid, small, o, Progress.NONE, fp.device())) {
       Path folder = dir.resolve("ck");
       RuntimeException kill = new RuntimeException("killed");
       RuntimeException thrown = assertThrows(RuntimeException.class, () -> Tesseraq.run(fp, grid, small, o.checkpoints(folder),
-          (what, done, total) -> { if (what.contains("block 4/")) throw kill; }, Device.CPU));
+          (what, done, total) -> { if (what.contains("block 4/")) throw kill; }, fp.device()));
       assertEquals(kill, thrown);
       try (var files = Files.list(folder)) {
         assertEquals(3, files.filter(f -> f.getFileName().toString().startsWith("block-")).count(), "blocks 0-2 were saved");
@@ -173,7 +173,7 @@ class TesseraqTest {
         throw new java.io.UncheckedIOException(e);
       }
       List<String> seen = new java.util.ArrayList<>();
-      try (QuantizedModel resumed = Tesseraq.run(fp, grid, small, o.checkpoints(folder), (what, done, total) -> seen.add(what), Device.CPU)) {
+      try (QuantizedModel resumed = Tesseraq.run(fp, grid, small, o.checkpoints(folder), (what, done, total) -> seen.add(what), fp.device())) {
         assertTrue(seen.stream().anyMatch(w -> w.contains("block 3/5 resumed")), String.valueOf(seen));
         assertTrue(seen.stream().noneMatch(w -> w.contains("block 3/5 · round")), "finished blocks are not trained again: " + seen);
         assertTrue(seen.stream().anyMatch(w -> w.contains("block 4/5 · round")), "the rest is: " + seen);
@@ -189,7 +189,7 @@ class TesseraqTest {
       }
       // the folder belongs to that run: another schedule is refused with a reason
       IllegalArgumentException other = assertThrows(IllegalArgumentException.class,
-          () -> Tesseraq.run(fp, grid, small, o.iterations(4).checkpoints(folder), Progress.NONE, Device.CPU));
+          () -> Tesseraq.run(fp, grid, small, o.iterations(4).checkpoints(folder), Progress.NONE, fp.device()));
       assertTrue(other.getMessage().contains("another TesseraQ run"), other.getMessage());
     }
   }
@@ -197,7 +197,7 @@ class TesseraqTest {
   @Test
   void trainingLowersEachBlocksLossBelowRoundToNearest() {
     Tesseraq.Options o = Tesseraq.Options.defaults().thresholds(List.of(0.5, 0.2, 0.05)).iterations(20).batch(2);
-    try (QuantizedModel q = Tesseraq.run(fp, Grid.bits(2).groups(32), small, o, Progress.NONE, Device.CPU)) {
+    try (QuantizedModel q = Tesseraq.run(fp, Grid.bits(2).groups(32), small, o, Progress.NONE, fp.device())) {
       assertEquals(Method.TESSERAQ, q.method());
       for (Tesseraq.BlockLoss b : q.reconstruction()) {
         assertTrue(b.finalLoss() < b.nearestLoss(), b.toString());
@@ -221,7 +221,7 @@ class TesseraqTest {
       up.setWeight(up.weight().maskedFill(up.weight().gt(0.05), Double.NaN).escape());
       Tesseraq.Options o = Tesseraq.Options.defaults().thresholds(List.of(0.5)).iterations(2).batch(2).init(Tesseraq.Init.MINMAX);
       IllegalStateException e = assertThrows(IllegalStateException.class,
-          () -> Tesseraq.run(broken, Grid.bits(2).groups(32), small, o, Progress.NONE, Device.CPU));
+          () -> Tesseraq.run(broken, Grid.bits(2).groups(32), small, o, Progress.NONE, fp.device()));
       assertTrue(e.getMessage().contains("block 2") && e.getMessage().contains("non-finite"), e.getMessage());
     }
   }
@@ -232,11 +232,11 @@ class TesseraqTest {
     assertThrows(IllegalArgumentException.class, () -> Tesseraq.Options.defaults().thresholds(List.of(1.5)));
     assertThrows(IllegalArgumentException.class, () -> Tesseraq.Options.defaults().iterations(0));
     IllegalArgumentException sym = assertThrows(IllegalArgumentException.class,
-        () -> Tesseraq.run(fp, Grid.bits(2).symmetric(), small, Tesseraq.Options.defaults(), Progress.NONE, Device.CPU));
+        () -> Tesseraq.run(fp, Grid.bits(2).symmetric(), small, Tesseraq.Options.defaults(), Progress.NONE, fp.device()));
     assertTrue(sym.getMessage().contains("asymmetric"), sym.getMessage());
     Calibration mixed = Calibration.examples("mixed", List.of(small.sequences().get(0), java.util.Arrays.copyOf(small.sequences().get(1), 50)));
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> Tesseraq.run(fp, Grid.bits(2), mixed, Tesseraq.Options.defaults().batch(2), Progress.NONE, Device.CPU));
+        () -> Tesseraq.run(fp, Grid.bits(2), mixed, Tesseraq.Options.defaults().batch(2), Progress.NONE, fp.device()));
     assertTrue(e.getMessage().contains("one length"), e.getMessage());
   }
 }
