@@ -17,14 +17,16 @@ timeout "${TEST_LIMIT:-200}" env LOWBIT_DEVICE=cuda "$B/lowbit" test --exclude-c
 test_rc=$?
 t2=$(date +%s)
 grep -E "✘|tests (successful|failed|aborted|skipped)" "$out/test-cuda.log" | head -30
-timeout "${GPTQ_LIMIT:-150}" env LOWBIT_DEVICE=cuda "$B/lowbit" run io.lowbit.bench.QuantBlocks --blocks 2 --no-tesseraq \
+[ "${SKIP_GPTQ:-0}" = 1 ] || timeout "${GPTQ_LIMIT:-150}" env LOWBIT_DEVICE=cuda "$B/lowbit" run io.lowbit.bench.QuantBlocks --blocks 2 --no-tesseraq \
   >"$out/gptq.log" 2>"$out/gptq.err"
 gptq_rc=$?
 timeout "${TQ_LIMIT:-200}" env LOWBIT_DEVICE=cuda "$B/lowbit" run io.lowbit.bench.QuantBlocks --blocks 1 --no-gptq \
-  --iterations "${TQ_ITERATIONS:-10}" >"$out/tesseraq.log" 2>"$out/tesseraq.err"
+  --iterations "${TQ_ITERATIONS:-20}" >"$out/tesseraq.log" 2>"$out/tesseraq.err"
 tq_rc=$?
+timeout "${TQ_LIMIT:-200}" env LOWBIT_DEVICE=cuda "$B/lowbit" run io.lowbit.bench.QuantBlocks --blocks 1 --no-gptq --unfused \
+  --iterations "${TQ_ITERATIONS:-20}" >"$out/tesseraq-aten.log" 2>"$out/tesseraq-aten.err"
 t3=$(date +%s)
-timeout "${TORCH_LIMIT:-150}" python3 "$here/bench/torch_gptq.py" --blocks 2 >"$out/torch-gptq.log" 2>&1
+[ "${SKIP_TORCH:-0}" = 1 ] || timeout "${TORCH_LIMIT:-150}" python3 "$here/bench/torch_gptq.py" --blocks 2 >"$out/torch-gptq.log" 2>&1
 torch_rc=$?
 t4=$(date +%s)
 tail -4 "$out/tesseraq.err"
@@ -37,5 +39,5 @@ echo "| QuantBlocks | $((t3 - t2)) | GPTQ rc $gptq_rc, TesseraQ rc $tq_rc |"
 echo "| PyTorch GPTQ | $((t4 - t3)) | rc $torch_rc |"
 echo
 grep "^|" "$out/gptq.log"
-grep "^| TesseraQ" "$out/tesseraq.log"
+grep "^| TesseraQ" "$out/tesseraq.log" "$out/tesseraq-aten.log" | cut -d: -f2-
 grep "^|" "$out/torch-gptq.log" || tail -5 "$out/torch-gptq.log"

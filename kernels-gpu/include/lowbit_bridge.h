@@ -100,6 +100,14 @@ int lb_abs_accumulate(lb_tensor acc, lb_tensor g);
 /* GPTQ's column sweep inside one block of nb columns, every operand laid out [nb, rows], float32:
    w is updated in place; q, codes, err are written; losses [rows] accumulate Σ err²/2; keep
    (bool, may be null) marks weights that stay as they are. maxq = 2^bits − 1. */
+/* TesseraQ's soft-rounded weight (soft_round.hpp) as one autograd node: nu, base [groups, group],
+   scale (α·s) and zero [groups] float32; out is [groups, group] of dtype out_dtype; gradients
+   flow to nu and scale. */
+int lb_soft_weight(lb_tensor nu, lb_tensor scale, lb_tensor base, lb_tensor zero, int32_t maxq, int32_t out_dtype,
+                   lb_tensor* out);
+/* One Adam step in place on float32 p with gradient g and moments m, v (decay: L2, added to g). */
+int lb_adam_step(lb_tensor p, lb_tensor g, lb_tensor m, lb_tensor v, double lr, double beta1, double beta2, double eps,
+                 double decay, double correction1, double correction2);
 int lb_gptq_sweep(lb_tensor w, lb_tensor u, lb_tensor scale, lb_tensor zero, lb_tensor keep, int32_t maxq,
                   lb_tensor q, lb_tensor codes, lb_tensor err, lb_tensor losses);
 

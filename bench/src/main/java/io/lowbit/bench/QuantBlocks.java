@@ -37,6 +37,7 @@ public final class QuantBlocks {
     int blocks = 2, windows = 128, length = 2048, iterations = 25;
     boolean gptq = true, tesseraq = true;
     String preset = "llama3-8b";
+    boolean fused = true;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--blocks" -> blocks = Integer.parseInt(args[++i]);
@@ -46,6 +47,7 @@ public final class QuantBlocks {
         case "--no-gptq" -> gptq = false;
         case "--no-tesseraq" -> tesseraq = false;
         case "--preset" -> preset = args[++i];
+        case "--unfused" -> fused = false;
         default -> throw new IllegalArgumentException("unknown option " + args[i]);
       }
     }
@@ -81,7 +83,7 @@ public final class QuantBlocks {
       }
       if (tesseraq) {
         Grid g = Grid.bits(2).groups(128);
-        Tesseraq.Options o = Tesseraq.Options.defaults().iterations(iterations);
+        Tesseraq.Options o = Tesseraq.Options.defaults().iterations(iterations).fusedKernels(fused);
         List<long[]> marks = Collections.synchronizedList(new ArrayList<>());
         long t0 = System.nanoTime();
         int iters = iterations;
@@ -103,8 +105,8 @@ public final class QuantBlocks {
             double training = perIteration * o.thresholds().size() * iterations;
             double fixed = b.seconds() - training; // initialisation, hardening, the two full evaluations
             double full = fixed + perIteration * o.thresholds().size() * 250;
-            rows.add(String.format(Locale.ROOT, "| TesseraQ %s block %d (%d×%d its) | init+eval %.1f | %.1f ms/it | | %.1f (full 20×250: %.1f) | %.1f | %.1f |",
-                g, b.block(), o.thresholds().size(), iterations, fixed, perIteration * 1e3, b.seconds(), full, full * fullLayers / 60, peakGiB(d)));
+            rows.add(String.format(Locale.ROOT, "| TesseraQ %s block %d (%d×%d its%s) | init+eval %.1f | %.1f ms/it | | %.1f (full 20×250: %.1f) | %.1f | %.1f |",
+                g, b.block(), o.thresholds().size(), iterations, fused ? "" : ", ATen ops", fixed, perIteration * 1e3, b.seconds(), full, full * fullLayers / 60, peakGiB(d)));
             System.err.println(rows.getLast());
           }
         }

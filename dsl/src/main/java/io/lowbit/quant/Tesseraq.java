@@ -57,7 +57,7 @@ public final class Tesseraq {
    * memory when the GPU is short.
    */
   public record Options(List<Double> thresholds, int iterations, double lr, double scaleLr, double scaleWeightDecay, int batch,
-      Init init, long seed, Path checkpoints, boolean hostChains) {
+      Init init, long seed, Path checkpoints, boolean hostChains, boolean fusedKernels) {
     public Options {
       thresholds = List.copyOf(thresholds);
       if (thresholds.isEmpty()) throw new IllegalArgumentException("TesseraQ needs at least one threshold");
@@ -75,26 +75,29 @@ public final class Tesseraq {
     }
 
     public static Options defaults() {
-      return new Options(THRESHOLDS, 250, 1e-3, 1e-3, 1e-4, 4, Init.AWQ, 42, null, false);
+      return new Options(THRESHOLDS, 250, 1e-3, 1e-3, 1e-4, 4, Init.AWQ, 42, null, false, true);
     }
 
-    public Options thresholds(List<Double> t) { return new Options(t, iterations, lr, scaleLr, scaleWeightDecay, batch, init, seed, checkpoints, hostChains); }
+    public Options thresholds(List<Double> t) { return new Options(t, iterations, lr, scaleLr, scaleWeightDecay, batch, init, seed, checkpoints, hostChains, fusedKernels); }
     /** The 10-round schedule. */
     public Options tenRounds() { return thresholds(THRESHOLDS_10); }
-    public Options iterations(int n) { return new Options(thresholds, n, lr, scaleLr, scaleWeightDecay, batch, init, seed, checkpoints, hostChains); }
+    public Options iterations(int n) { return new Options(thresholds, n, lr, scaleLr, scaleWeightDecay, batch, init, seed, checkpoints, hostChains, fusedKernels); }
     /** Learning rate of the rounding variables ν. */
-    public Options lr(double r) { return new Options(thresholds, iterations, r, scaleLr, scaleWeightDecay, batch, init, seed, checkpoints, hostChains); }
+    public Options lr(double r) { return new Options(thresholds, iterations, r, scaleLr, scaleWeightDecay, batch, init, seed, checkpoints, hostChains, fusedKernels); }
     /** Learning rate of the scale variables v. */
-    public Options scaleLr(double r) { return new Options(thresholds, iterations, lr, r, scaleWeightDecay, batch, init, seed, checkpoints, hostChains); }
-    public Options batch(int n) { return new Options(thresholds, iterations, lr, scaleLr, scaleWeightDecay, n, init, seed, checkpoints, hostChains); }
-    public Options init(Init i) { return new Options(thresholds, iterations, lr, scaleLr, scaleWeightDecay, batch, i, seed, checkpoints, hostChains); }
-    public Options seed(long s) { return new Options(thresholds, iterations, lr, scaleLr, scaleWeightDecay, batch, init, s, checkpoints, hostChains); }
-    public Options checkpoints(Path p) { return new Options(thresholds, iterations, lr, scaleLr, scaleWeightDecay, batch, init, seed, p, hostChains); }
-    public Options hostChains(boolean h) { return new Options(thresholds, iterations, lr, scaleLr, scaleWeightDecay, batch, init, seed, checkpoints, h); }
+    public Options scaleLr(double r) { return new Options(thresholds, iterations, lr, r, scaleWeightDecay, batch, init, seed, checkpoints, hostChains, fusedKernels); }
+    public Options batch(int n) { return new Options(thresholds, iterations, lr, scaleLr, scaleWeightDecay, n, init, seed, checkpoints, hostChains, fusedKernels); }
+    public Options init(Init i) { return new Options(thresholds, iterations, lr, scaleLr, scaleWeightDecay, batch, i, seed, checkpoints, hostChains, fusedKernels); }
+    public Options seed(long s) { return new Options(thresholds, iterations, lr, scaleLr, scaleWeightDecay, batch, init, s, checkpoints, hostChains, fusedKernels); }
+    public Options checkpoints(Path p) { return new Options(thresholds, iterations, lr, scaleLr, scaleWeightDecay, batch, init, seed, p, hostChains, fusedKernels); }
+    public Options hostChains(boolean h) { return new Options(thresholds, iterations, lr, scaleLr, scaleWeightDecay, batch, init, seed, checkpoints, h, fusedKernels); }
+    /** The soft weight and Adam as one pass each (our kernels; off: the same formulas as ATen ops, slower). */
+    public Options fusedKernels(boolean f) { return new Options(thresholds, iterations, lr, scaleLr, scaleWeightDecay, batch, init, seed, checkpoints, hostChains, f); }
 
     /** What decides the result (not where checkpoints go or where chains live): names a checkpoint folder. */
     String identity() {
-      return String.format(Locale.ROOT, "%s|%d|%s|%s|%s|%d|%s|%d", thresholds, iterations, lr, scaleLr, scaleWeightDecay, batch, init, seed);
+      return String.format(Locale.ROOT, "%s|%d|%s|%s|%s|%d|%s|%d|%s", thresholds, iterations, lr, scaleLr, scaleWeightDecay, batch, init, seed,
+          fusedKernels);
     }
 
     @Override
@@ -265,9 +268,15 @@ public final class Tesseraq {
     final Tensor base;        // floor(wg / s), fixed
     final Quantizer.Params p; // s, z, fixed
     final Tensor nu, v;       // trainable leaves
+    final boolean fused;
 
     Soft(Linear l, Grid grid) {
+      this(l, grid, true);
+    }
+
+    Soft(Linear l, Grid grid, boolean fused) {
       this.linear = l;
+      this.fused = fused;
       this.groups = new MinMaxGroups(l.outFeatures(), l.inFeatures(), grid);
       try (Scope s = Scope.open(); var g = Torch.noGrad()) {
         wg = s.keep(groups.grouped(l.weight())).escape();
@@ -279,11 +288,13 @@ public final class Tesseraq {
       }
     }
 
-    /** Ŵ = α ⊙ s ⊙ (clamp(floor(W/s) + h(ν) + z, 0, maxq) − z), back as [out, in]. */
-    Tensor weight() {
+    /** Ŵ = α ⊙ s ⊙ (clamp(floor(W/s) + h(ν) + z, 0, maxq) − z), back as [out, in] in {@code dtype}. */
+    Tensor weight(DType dtype) {
       try (Scope s = Scope.open()) {
+        Tensor scale = rectified(v).mul(2.0).mul(p.scale()); // α·s per group: small, plain autograd
+        if (fused) return s.keep(groups.ungrouped(Torch.softRoundWeight(nu, scale, base, p.zero(), groups.maxq, dtype)));
         Tensor level = base.add(rectified(nu)).add(p.zero()).clamp(0.0, (double) groups.maxq).sub(p.zero());
-        return s.keep(groups.ungrouped(level.mul(p.scale()).mul(rectified(v).mul(2.0))));
+        return s.keep(groups.ungrouped(level.mul(scale)).to(dtype));
       }
     }
 
@@ -389,7 +400,7 @@ public final class Tesseraq {
       }
       List<Soft> soft = new ArrayList<>();
       try {
-        for (Linear l : b.linears()) soft.add(new Soft(l, grid));
+        for (Linear l : b.linears()) soft.add(new Soft(l, grid, o.fusedKernels()));
         try (Scope s = Scope.open(); var g = Torch.noGrad()) { // round to nearest on the initial grid: the starting error
           for (Soft sf : soft)
             sf.linear.setWeight(sf.groups.ungrouped(sf.groups.codes(sf.wg, sf.p).sub(sf.p.zero()).mul(sf.p.scale()))
@@ -450,7 +461,7 @@ public final class Tesseraq {
 
     /** The iterations of one round; the mean loss, or NaN as soon as a loss is not finite. */
     double train(int i, int k, Tensor xq, Tensor yf, List<Soft> soft, Random rnd, double lr, double scaleLr) {
-      Adam adam = new Adam();
+      Adam adam = new Adam(o.fusedKernels());
       for (Soft sf : soft) {
         adam.add(sf.nu, lr, 0);
         adam.add(sf.v, scaleLr, o.scaleWeightDecay());
@@ -471,7 +482,7 @@ public final class Tesseraq {
             try (Scope s = Scope.open(); var g = Torch.enableGrad()) {
               Tensor idx = Torch.tensor(java.util.Arrays.copyOfRange(picked, start, start + len), len).to(xq.device());
               Tensor x = xq.indexSelect(0, idx).to(work), y = yf.indexSelect(0, idx).to(work);
-              for (Soft sf : soft) sf.linear.setWeight(sf.weight().to(sf.linear.weight().dtype()).escape());
+              for (Soft sf : soft) sf.linear.setWeight(sf.weight(sf.linear.weight().dtype()).escape());
               Tensor loss = reconstruction(q.runBlock(i, x), y).mul((double) len / picked.length);
               double part = loss.item();
               if (!Double.isFinite(part)) return Double.NaN;
@@ -550,7 +561,12 @@ public final class Tesseraq {
     private record Param(Tensor p, double lr, double decay, Tensor m, Tensor v) {}
 
     private final List<Param> params = new ArrayList<>();
+    private final boolean fused;
     private int t;
+
+    Adam(boolean fused) {
+      this.fused = fused;
+    }
 
     void add(Tensor p, double lr, double decay) {
       try (var g = Torch.noGrad()) {
@@ -565,6 +581,11 @@ public final class Tesseraq {
         for (Param x : params) {
           Tensor grad = x.p().grad();
           if (grad == null) continue;
+          if (fused) {
+            Torch.adamStep(x.p(), grad.contiguous(), x.m(), x.v(), x.lr(), 0.9, 0.999, 1e-8, x.decay(), c1, c2);
+            x.p().zeroGrad();
+            continue;
+          }
           if (x.decay() > 0) grad = grad.add(x.p().mul(x.decay()));
           x.m().mulInPlace(0.9).addInPlace(grad, 0.1);
           x.v().mulInPlace(0.999).addInPlace(grad.square(), 0.001);

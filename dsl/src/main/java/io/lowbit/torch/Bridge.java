@@ -1,6 +1,7 @@
 package io.lowbit.torch;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
@@ -98,6 +99,9 @@ final class Bridge {
   static final MethodHandle CUDA_EMPTY_CACHE = fn("lb_cuda_empty_cache", status());
 
   static final MethodHandle ABS_ACCUMULATE = fn("lb_abs_accumulate", status(ADDRESS, ADDRESS));
+  static final MethodHandle SOFT_WEIGHT = fn("lb_soft_weight", status(ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
+  static final MethodHandle ADAM_STEP = fn("lb_adam_step",
+      status(ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_DOUBLE, JAVA_DOUBLE, JAVA_DOUBLE, JAVA_DOUBLE, JAVA_DOUBLE, JAVA_DOUBLE, JAVA_DOUBLE));
   static final MethodHandle GPTQ_SWEEP = fn("lb_gptq_sweep",
       status(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
 

@@ -42,6 +42,35 @@ public final class Torch {
     }
   }
 
+  /**
+   * TesseraQ's soft-rounded weight as one autograd node (lowbit_bridge.h): Ŵ = scale ⊙
+   * (clamp(base + h(ν) + zero, 0, maxq) − zero) with h the rectified sigmoid; ν and base [groups, group],
+   * scale and zero [groups, 1], all float32; the result in {@code out}. Gradients reach ν and scale.
+   */
+  public static Tensor softRoundWeight(Tensor nu, Tensor scale, Tensor base, Tensor zero, int maxq, DType out) {
+    try {
+      Frame f = Frame.get();
+      Bridge.check((int) Bridge.SOFT_WEIGHT.invokeExact(nu.handle(), scale.handle(), base.handle(), zero.handle(), maxq, out.code, f.scratch));
+      return new Tensor(f.scratch.get(ValueLayout.ADDRESS, 0));
+    } catch (Throwable t) {
+      throw Bridge.rethrow(t);
+    }
+  }
+
+  /**
+   * One Adam step in place (PyTorch's update; {@code decay} is L2 added to the gradient when > 0):
+   * p, g, m, v contiguous float32 of one shape; correction1/2 = 1 − β^t.
+   */
+  public static void adamStep(Tensor p, Tensor g, Tensor m, Tensor v, double lr, double beta1, double beta2, double eps, double decay,
+      double correction1, double correction2) {
+    try {
+      Bridge.check((int) Bridge.ADAM_STEP.invokeExact(p.handle(), g.handle(), m.handle(), v.handle(), lr, beta1, beta2, eps, decay,
+          correction1, correction2));
+    } catch (Throwable t) {
+      throw Bridge.rethrow(t);
+    }
+  }
+
   /** Whether the bridge was compiled with our CUDA kernels. */
   public static boolean hasCudaKernels() {
     try {

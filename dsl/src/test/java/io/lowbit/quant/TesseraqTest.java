@@ -54,7 +54,7 @@ class TesseraqTest {
     for (Grid grid : List.of(Grid.bits(2).groups(32), Grid.bits(3))) {
       for (Linear l : List.of(fp.linear("layers.1.attn.q"), fp.linear("layers.1.mlp.down"))) { // down: 172 columns, a ragged last group
         try (Scope s = Scope.open(); Tesseraq.Soft soft = new Tesseraq.Soft(l, grid)) {
-          float[] w = values(l.weight()), hat = values(soft.weight());
+          float[] w = values(l.weight()), hat = values(soft.weight(DType.F32));
           float[] scale = values(soft.groups.ungrouped(soft.p.scale().expand(soft.wg.shape())));
           float[] level = values(soft.groups.ungrouped(soft.wg.div(soft.p.scale()).add(soft.p.zero())));
           int inside = 0;
@@ -89,6 +89,69 @@ class TesseraqTest {
   }
 
   @Test
+  void theFusedSoftWeightAndItsGradientsEqualTheAtenFormulas() {
+    Linear l = fp.linear("layers.3.mlp.down"); // 172 columns: padded groups of 32
+    for (Grid grid : List.of(Grid.bits(2).groups(32), Grid.bits(3))) {
+      try (Scope s = Scope.open(); Tesseraq.Soft fused = new Tesseraq.Soft(l, grid, true); Tesseraq.Soft plain = new Tesseraq.Soft(l, grid, false)) {
+        Torch.manualSeed(3);
+        Tensor nu = Torch.randn(fused.nu.shape()).mul(2.0), v = Torch.randn(fused.v.shape()).mul(0.3);
+        nu = nu.maskedFill(Torch.rand(fused.nu.shape()).lt(0.1), Double.POSITIVE_INFINITY)
+            .maskedFill(Torch.rand(fused.nu.shape()).lt(0.1), Double.NEGATIVE_INFINITY); // hardened roundings
+        Tensor upstream = Torch.randn(l.weight().shape());
+        float[][] out = new float[2][], gnu = new float[2][], gv = new float[2][];
+        int k = 0;
+        for (Tesseraq.Soft sf : List.of(fused, plain)) {
+          try (var g = Torch.noGrad()) {
+            sf.nu.copyFrom(nu.to(sf.nu.device()));
+            sf.v.copyFrom(v.to(sf.v.device()));
+          }
+          try (var g = Torch.enableGrad()) {
+            Tensor w = sf.weight(DType.F32);
+            out[k] = values(w);
+            w.mul(upstream.to(w.device())).sum().backward();
+          }
+          gnu[k] = values(sf.nu.grad());
+          gv[k] = values(sf.v.grad());
+          sf.nu.zeroGrad();
+          sf.v.zeroGrad();
+          k++;
+        }
+        for (int i = 0; i < out[0].length; i++) assertEquals(out[1][i], out[0][i], 1e-6 * (1 + Math.abs(out[1][i])), "Ŵ " + i);
+        int nonzero = 0;
+        for (int i = 0; i < gnu[0].length; i++) {
+          assertEquals(gnu[1][i], gnu[0][i], 1e-5 * (1 + Math.abs(gnu[1][i])), grid + " ∂ν " + i);
+          if (gnu[1][i] != 0) nonzero++;
+        }
+        assertTrue(nonzero > gnu[0].length / 2, "gradients reach most soft roundings: " + nonzero);
+        for (int i = 0; i < gv[0].length; i++) assertEquals(gv[1][i], gv[0][i], 1e-4 * (1 + Math.abs(gv[1][i])), grid + " ∂v " + i);
+      }
+    }
+  }
+
+  @Test
+  void theFusedAdamStepIsPytorchsAdam() {
+    try (Scope s = Scope.open()) {
+      Torch.manualSeed(5);
+      for (double decay : new double[] {0, 1e-4}) {
+        Tensor p = Torch.randn(1000), g = Torch.randn(1000), m = Torch.randn(1000).mul(0.1), v = Torch.rand(1000).mul(0.01);
+        Tensor pf = p.clone(), mf = m.clone(), vf = v.clone();
+        int t = 3;
+        double c1 = 1 - Math.pow(0.9, t), c2 = 1 - Math.pow(0.999, t), lr = 1e-3;
+        Torch.adamStep(pf, g, mf, vf, lr, 0.9, 0.999, 1e-8, decay, c1, c2);
+        Tensor grad = decay > 0 ? g.add(p.mul(decay)) : g; // torch.optim.Adam's update, written out
+        Tensor m2 = m.mul(0.9).add(grad.mul(0.1)), v2 = v.mul(0.999).add(grad.square().mul(0.001));
+        Tensor p2 = p.sub(m2.div(v2.sqrt().div(Math.sqrt(c2)).add(1e-8)).mul(lr / c1));
+        assertArrayEquals(values(p2), values(pf), 1e-6f);
+        assertArrayEquals(values(m2), values(mf), 1e-6f);
+        assertArrayEquals(values(v2), values(vf), 1e-6f);
+      }
+      Tensor hard = Torch.tensor(new float[] {Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY}, 2), zero = Torch.zeros(2);
+      Torch.adamStep(hard, zero, Torch.zeros(2), Torch.zeros(2), 1e-3, 0.9, 0.999, 1e-8, 0, 0.1, 0.001);
+      assertArrayEquals(new float[] {Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY}, values(hard), "hard roundings stay hard");
+    }
+  }
+
+  @Test
   void theQuantileIsNumpysLinearInterpolation() {
     try (Scope s = Scope.open()) {
       Tensor x = Torch.tensor(new float[] {5, 1, 4, 2, 3}, 5);
@@ -115,7 +178,7 @@ class TesseraqTest {
         }
         soft.add(sf);
       }
-      for (Tesseraq.Soft sf : soft) sf.linear.setWeight(sf.weight().detach().escape());
+      for (Tesseraq.Soft sf : soft) sf.linear.setWeight(sf.weight(DType.F32).detach().escape());
       float[] trained = values(q.runBlock(1, x));
       for (Tesseraq.Soft sf : soft) {
         MinMaxGroups g = sf.groups;
