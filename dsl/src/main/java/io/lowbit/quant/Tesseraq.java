@@ -202,7 +202,8 @@ public final class Tesseraq {
   static String key(Model m, Grid grid, Calibration cal, Options o) {
     try {
       var md = java.security.MessageDigest.getInstance("SHA-256");
-      md.update((m.fingerprint() + "|" + grid + "|" + o.identity()).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      // the format's version first: a later algorithm change must not resume from older blocks
+      md.update(("lowbit-tesseraq/1|" + m.fingerprint() + "|" + grid + "|" + o.identity()).getBytes(java.nio.charset.StandardCharsets.UTF_8));
       for (int[] s : cal.sequences()) {
         java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 * s.length);
         b.asIntBuffer().put(s);
