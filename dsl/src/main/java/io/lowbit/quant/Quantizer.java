@@ -54,12 +54,14 @@ final class Quantizer {
         Tensor bestErr = Torch.full(Double.POSITIVE_INFINITY, DType.F32, w.device(), w.size(0), 1);
         int steps = (int) (g.maxShrink() * g.mseGrid());
         for (int i = 0; i < steps; i++) {
-          double p = 1 - (double) i / g.mseGrid();
-          Params cand = params(xmin.mul(p), xmax.mul(p), g);
-          Tensor err = fake(w, cand, g).sub(w).abs().pow(g.norm()).sum(new long[] {1}, true);
-          Tensor better = err.lt(bestErr);                              // strict improvement only
-          bestErr = Torch.where(better, err, bestErr);
-          best = new Params(Torch.where(better, cand.scale(), best.scale()), Torch.where(better, cand.zero(), best.zero()));
+          try (Scope step = Scope.open()) { // each candidate's weight-sized temporaries go at once, not after all 80
+            double p = 1 - (double) i / g.mseGrid();
+            Params cand = params(xmin.mul(p), xmax.mul(p), g);
+            Tensor err = fake(w, cand, g).sub(w).abs().pow(g.norm()).sum(new long[] {1}, true);
+            Tensor better = err.lt(bestErr);                              // strict improvement only
+            bestErr = step.keep(Torch.where(better, err, bestErr));
+            best = new Params(step.keep(Torch.where(better, cand.scale(), best.scale())), step.keep(Torch.where(better, cand.zero(), best.zero())));
+          }
         }
       }
       return new Params(s.keep(best.scale()), s.keep(best.zero())).escape();
