@@ -5,40 +5,9 @@
 // coalesce. Every product and sum is rounded on its own (no fused multiply-add), in the same order
 // as the per-column ATen ops of Gptq.java, so both paths give the same bits.
 #pragma once
-#include <cmath>
-#include <cstdint>
-
-#ifdef __CUDACC__
-#define LB_HD __host__ __device__
-#else
-#define LB_HD
-#endif
+#include "rn_math.hpp"
 
 namespace lowbit {
-
-LB_HD inline float mul_rn(float a, float b) {
-#ifdef __CUDA_ARCH__
-  return __fmul_rn(a, b);
-#else
-  return a * b;
-#endif
-}
-
-LB_HD inline float add_rn(float a, float b) {
-#ifdef __CUDA_ARCH__
-  return __fadd_rn(a, b);
-#else
-  return a + b;
-#endif
-}
-
-LB_HD inline float div_rn(float a, float b) {
-#ifdef __CUDA_ARCH__
-  return __fdiv_rn(a, b);
-#else
-  return a / b;
-#endif
-}
 
 // w, scale, zero, keep, q, codes, err: [nb, r]; u: [nb, nb] (row-major, upper triangular); losses: [r].
 // keep may be null. maxq = 2^bits − 1.

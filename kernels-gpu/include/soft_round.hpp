@@ -6,14 +6,7 @@
 // and the gradients autograd would give (clamp passes the gradient on its closed interval):
 //   ∂Ŵ/∂ν  = a · [0 ≤ base + h + z ≤ maxq] · [0 ≤ σ(ζ−γ)+γ ≤ 1] · σ(1 − σ)(ζ − γ),   ∂Ŵ/∂a = level.
 #pragma once
-#include <cmath>
-#include <cstdint>
-
-#ifdef __CUDACC__
-#define LB_HD __host__ __device__
-#else
-#define LB_HD
-#endif
+#include "rn_math.hpp"
 
 namespace lowbit {
 

@@ -129,38 +129,53 @@ public final class QuantBlocks {
    */
   static void tacq(Model m, Calibration cal, Device d, int blocks, int fullLayers, List<String> rows) {
     Grid g = Grid.bits(3).mse();
-    double[] t = new double[5], peak = new double[4];
-    resetPeak(d);
-    t[0] = now(d);
+    Phases p = new Phases(d);
     try (io.lowbit.quant.Gradients grads = io.lowbit.quant.Gradients.compute(m, cal, io.lowbit.torch.DType.F32, false, Progress.NONE)) {
-      t[1] = now(d);
-      peak[0] = peakGiB(d);
-      resetPeak(d);
+      p.end();
       try (QuantizedModel ref = Quantize.run(m, g, Method.GPTQ, cal, null, Gptq.Options.defaults(), Progress.NONE, d)) {
-        t[2] = now(d);
-        peak[1] = peakGiB(d);
-        resetPeak(d);
+        p.end();
         io.lowbit.quant.Saliency sal = new io.lowbit.quant.Saliency(m, grads, ref, null, null);
         java.util.Map<String, io.lowbit.torch.Tensor> scores = new java.util.LinkedHashMap<>();
         for (String l : sal.linears()) scores.put(l, sal.scores(io.lowbit.quant.Saliency.Score.TACQ, l).escape());
         try (io.lowbit.quant.Mask mask = io.lowbit.quant.Keep.global(scores, 0.0035)) {
           scores.values().forEach(io.lowbit.torch.Tensor::close);
-          t[3] = now(d);
-          peak[2] = peakGiB(d);
-          resetPeak(d);
+          p.end();
           try (QuantizedModel q = Quantize.run(m, g, Method.GPTQ, cal, mask, Gptq.Options.defaults(), Progress.NONE, d)) {
-            t[4] = now(d);
-            peak[3] = peakGiB(d);
+            p.end();
           }
         }
       }
     }
+    double[] s = p.seconds, peak = p.peaks;
+    double total = s[0] + s[1] + s[2] + s[3];
     double scale = (double) fullLayers / blocks; // the embedding and lm_head parts scaled as if per layer: an overestimate
     rows.add(String.format(Locale.ROOT, "| TaCQ W3 mse, 0.35 %% kept, %d blocks | gradients %.1f s (%.1f GiB) | Q_ref %.1f s (%.1f GiB) | "
         + "scores + top-k %.1f s (%.1f GiB) | masked GPTQ %.1f s (%.1f GiB) | total %.1f s (×%d/%d: %.1f min) | %.1f |",
-        blocks, t[1] - t[0], peak[0], t[2] - t[1], peak[1], t[3] - t[2], peak[2], t[4] - t[3], peak[3], t[4] - t[0], fullLayers, blocks,
-        (t[4] - t[0]) * scale / 60, Math.max(Math.max(peak[0], peak[1]), Math.max(peak[2], peak[3]))));
+        blocks, s[0], peak[0], s[1], peak[1], s[2], peak[2], s[3], peak[3], total, fullLayers, blocks, total * scale / 60,
+        Math.max(Math.max(peak[0], peak[1]), Math.max(peak[2], peak[3]))));
     System.err.println(rows.getLast());
+  }
+
+  /** Seconds and peak GPU memory (GiB) of consecutive phases, each measured from the end of the last. */
+  static final class Phases {
+    final Device d;
+    final double[] seconds = new double[8], peaks = new double[8];
+    int n;
+    double mark;
+
+    Phases(Device d) {
+      this.d = d;
+      resetPeak(d);
+      mark = now(d);
+    }
+
+    void end() {
+      double t = now(d);
+      seconds[n] = t - mark;
+      peaks[n++] = peakGiB(d);
+      resetPeak(d);
+      mark = now(d);
+    }
   }
 
   static double now(Device d) {

@@ -1,10 +1,7 @@
 package io.lowbit.bench;
 
 import io.lowbit.data.Calibration;
-import io.lowbit.data.DataFiles;
-import io.lowbit.eval.Perplexity;
 import io.lowbit.model.Model;
-import io.lowbit.model.Models;
 import io.lowbit.model.Progress;
 import io.lowbit.quant.Gptq;
 import io.lowbit.quant.Grid;
@@ -23,13 +20,10 @@ public final class QuantTable {
   private QuantTable() {}
 
   public static void main(String[] args) {
-    String root = DataFiles.root().toString();
-    try (Model fp = Models.load(root + "/data/models/stories260K")) {
-      String train = DataFiles.readText(DataFiles.find("text/tinystories_train_excerpt.txt"));
-      String val = DataFiles.readText(DataFiles.find("text/tinystories_val.txt"));
-      Calibration cal = Calibration.firstWindows("tinystories-train", fp.tokenizer(), train, 128, 512);
-      Perplexity.Options po = Perplexity.Options.defaults(fp);
-      double base = Perplexity.of(fp, "val", val, po, Progress.NONE).perplexity();
+    try (StoriesAcceptance a = StoriesAcceptance.load()) {
+      Model fp = a.fp();
+      Calibration cal = a.cal();
+      double base = a.perplexity(fp);
       StringBuilder out = new StringBuilder();
       out.append(String.format(Locale.ROOT, "| grid | RTN | GPTQ | GPTQ seconds |%n|---|---|---|---|%n| fp32 | %.4f | %.4f | |%n", base, base));
       for (int group : new int[] {-1, 32})
@@ -40,7 +34,7 @@ public final class QuantTable {
           int k = 0;
           for (Method m : new Method[] {Method.RTN, Method.GPTQ}) {
             try (QuantizedModel q = Quantize.run(fp, g, m, m == Method.GPTQ ? cal : null, null, Gptq.Options.defaults(), Progress.NONE)) {
-              ppl[k++] = Perplexity.of(q.model(), "val", val, po, Progress.NONE).perplexity();
+              ppl[k++] = a.perplexity(q.model());
               if (m == Method.GPTQ) secs = q.seconds();
             }
           }

@@ -1,10 +1,7 @@
 package io.lowbit.bench;
 
 import io.lowbit.data.Calibration;
-import io.lowbit.data.DataFiles;
-import io.lowbit.eval.Perplexity;
 import io.lowbit.model.Model;
-import io.lowbit.model.Models;
 import io.lowbit.model.Progress;
 import io.lowbit.quant.Gptq;
 import io.lowbit.quant.Grid;
@@ -30,13 +27,10 @@ public final class TesseraqTable {
     int iterations = args.length > 1 ? Integer.parseInt(args[1]) : 50;
     Tesseraq.Options to = Tesseraq.Options.defaults().thresholds(rounds == 10 ? Tesseraq.THRESHOLDS_10 : Tesseraq.THRESHOLDS)
         .iterations(iterations);
-    String root = DataFiles.root().toString();
-    try (Model fp = Models.load(root + "/data/models/stories260K")) {
-      String train = DataFiles.readText(DataFiles.find("text/tinystories_train_excerpt.txt"));
-      String val = DataFiles.readText(DataFiles.find("text/tinystories_val.txt"));
-      Calibration cal = Calibration.firstWindows("tinystories-train", fp.tokenizer(), train, 128, 512);
-      Perplexity.Options po = Perplexity.Options.defaults(fp);
-      double base = Perplexity.of(fp, "val", val, po, Progress.NONE).perplexity();
+    try (StoriesAcceptance a = StoriesAcceptance.load()) {
+      Model fp = a.fp();
+      Calibration cal = a.cal();
+      double base = a.perplexity(fp);
       StringBuilder out = new StringBuilder();
       out.append(String.format(Locale.ROOT, "| grid | RTN | AWQ | GPTQ | TesseraQ | TesseraQ seconds |%n|---|---|---|---|---|---|%n"
           + "| fp32 | %.4f | %.4f | %.4f | %.4f | |%n", base, base, base, base));
@@ -50,7 +44,7 @@ public final class TesseraqTable {
             Method m = methods[k];
             try (QuantizedModel q = m == Method.TESSERAQ ? Tesseraq.run(fp, g, cal, to, Progress.NONE, fp.device())
                 : Quantize.run(fp, g, m, m == Method.RTN ? null : cal, null, Gptq.Options.defaults(), Progress.NONE, Device.defaultDevice())) {
-              ppl[k] = Perplexity.of(q.model(), "val", val, po, Progress.NONE).perplexity();
+              ppl[k] = a.perplexity(q.model());
               if (m == Method.TESSERAQ) secs = q.seconds();
             }
           }

@@ -14,11 +14,6 @@ final class ConsoleProgress implements Progress {
   }
 
   @Override
-  public void update(String what, String detail, long done, long total) {
-    update(what + " · " + detail, done, total);
-  }
-
-  @Override
   public void update(String what, long done, long total) {
     long decile = total <= 0 ? 0 : done * 10 / total;
     if (decile == lastDecile && done != total) return;

@@ -182,9 +182,7 @@ public final class Lowbit {
    * where it was and gives the same codes. {@link #reconstruction(QuantizedModel)} shows the losses.
    */
   public static QuantizedModel quantize(Model m, Grid grid, Tesseraq.Options options, Calibration cal) {
-    Tesseraq.Options o = options.checkpoints() != null ? options
-        : options.checkpoints(Tesseraq.defaultCheckpoints(m, grid, cal, options));
-    return Tesseraq.run(m, grid, cal, o, progress(), io.lowbit.torch.Device.defaultDevice());
+    return Tesseraq.runResumable(m, grid, cal, options, progress(), io.lowbit.torch.Device.defaultDevice());
   }
 
   /**

@@ -228,8 +228,7 @@ public final class Model implements AutoCloseable {
     checkTokens(tokens);
     if (attentionMask == null) {
       try (Scope s = Scope.open()) {
-        Tensor positions = Torch.arange(0, tokens.size(1), 1, DType.I64, device).unsqueeze(0).expand(tokens.size(0), tokens.size(1));
-        return s.keep(forward(tokens, positions, null, null));
+        return s.keep(forward(tokens, positionsFrom0(tokens), null, null));
       }
     }
     try (Scope s = Scope.open()) {
@@ -326,11 +325,8 @@ public final class Model implements AutoCloseable {
    * [B, T, hidden] of unpadded sequences: what AWQ's scale search compares for q, k, v.
    */
   public Tensor attention(int i, Tensor x) {
-    Device d = x.device();
-    Rope r = d.equals(device) ? rope : ropes.computeIfAbsent(d, y -> new Rope(config, y));
     try (Scope s = Scope.open()) {
-      Tensor positions = Torch.arange(0, x.size(1), 1, DType.I64, d).unsqueeze(0).expand(x.size(0), x.size(1));
-      return s.keep(attention(i, x, positions, null, null, r));
+      return s.keep(attention(i, x, positionsFrom0(x), null, null, ropeOn(x.device())));
     }
   }
 
@@ -366,12 +362,21 @@ public final class Model implements AutoCloseable {
    * positions 0..T−1): how block-by-block quantization runs the model.
    */
   public Tensor runBlock(int i, Tensor h) {
-    Device d = h.device();
-    Rope r = d.equals(device) ? rope : ropes.computeIfAbsent(d, x -> new Rope(config, x));
     try (Scope s = Scope.open()) {
-      Tensor positions = Torch.arange(0, h.size(1), 1, DType.I64, d).unsqueeze(0).expand(h.size(0), h.size(1));
-      return s.keep(block(i, h, positions, null, null, r));
+      return s.keep(block(i, h, positionsFrom0(h), null, null, ropeOn(h.device())));
     }
+  }
+
+  /** Positions 0..T−1 for every row of x [B, T, …]: unpadded sequences. */
+  private static Tensor positionsFrom0(Tensor x) {
+    try (Scope s = Scope.open()) {
+      return s.keep(Torch.arange(0, x.size(1), 1, DType.I64, x.device()).unsqueeze(0).expand(x.size(0), x.size(1)));
+    }
+  }
+
+  /** RoPE tables on {@code d}: the model's own, or ones made once for another device. */
+  private Rope ropeOn(Device d) {
+    return d.equals(device) ? rope : ropes.computeIfAbsent(d, x -> new Rope(config, x));
   }
 
   /**

@@ -104,11 +104,9 @@ final class BlockCheckpoints {
             || scales.numel() != g.rows * g.groupsPerRow)
           throw new CheckpointException(f + ": " + n + " does not fit the layer (" + l + ", " + grid + ")");
         l.setWeight(Tesseraq.dense(g, codes.to(DType.F32), scales, zeros, l.weight().dtype()).escape());
-        int[] groupOf = new int[(int) g.cols];
-        for (int j = 0; j < groupOf.length; j++) groupOf[j] = (int) (j / g.groupSize);
         mine.put(n, new QuantizedLinear( // records live beside the model, as Quantize's do
             n, grid.bits(), grid.groupSize(), codes.to(q.device()).escape(), scales.to(q.device()).escape(),
-            zeros.to(q.device()).escape(), groupOf, null, 0, Double.parseDouble(meta.getOrDefault(n + ".error", "0"))));
+            zeros.to(q.device()).escape(), g.groupOfColumn(), null, 0, Double.parseDouble(meta.getOrDefault(n + ".error", "0"))));
       }
       List<Double> rounds = new ArrayList<>();
       String r = meta.getOrDefault("round_loss", "[]").replaceAll("[\\[\\] ]", "");

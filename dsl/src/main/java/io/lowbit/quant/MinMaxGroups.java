@@ -30,6 +30,13 @@ final class MinMaxGroups {
     return groupsPerRow * groupSize;
   }
 
+  /** The group of each input column, as QuantizedLinear records it. */
+  int[] groupOfColumn() {
+    int[] g = new int[(int) cols];
+    for (int j = 0; j < g.length; j++) g[j] = (int) (j / groupSize);
+    return g;
+  }
+
   /** w [r, c] as groups [r·⌈c/g⌉, g] (float32; padded by the last column's value). */
   Tensor grouped(Tensor w) {
     try (Scope s = Scope.open()) {

@@ -130,9 +130,7 @@ public final class Quantize {
             Tensor w = Tesseraq.dense(mg, codes, scales, zeros, l.weight().dtype());
             double loss = mg.grouped(w).sub(wg).square().sum().item();
             l.setWeight(w.escape());
-            int[] groupOf = new int[(int) mg.cols];
-            for (int j = 0; j < groupOf.length; j++) groupOf[j] = (int) (j / mg.groupSize);
-            done.put(l.name(), layer(l.name(), grid, codes.escape(), scales.escape(), zeros.escape(), groupOf, null, loss, q.device()));
+            done.put(l.name(), layer(l.name(), grid, codes.escape(), scales.escape(), zeros.escape(), mg.groupOfColumn(), null, loss, q.device()));
           }
         }
         q.moveBlock(i, q.device());

@@ -121,9 +121,35 @@ public final class Tesseraq {
   static final double GAMMA = -0.1, ZETA = 1.1;
   private static final int RETRIES = 2;
 
-  /** A new TesseraQ-quantized model (the original is untouched), the work on {@code work}. */
+  /**
+   * A new TesseraQ-quantized model (the original is untouched), the work on {@code work};
+   * finished blocks go to the options' checkpoint folder, if any.
+   */
   public static QuantizedModel run(Model m, Grid grid, Calibration cal, Options o, Progress progress, Device work) {
-    new MinMaxGroups(1, 1, grid); // refuses grids llmc's quantizer does not have, before any work
+    check(grid, cal, o);
+    return run(m, grid, cal, o, progress, work, o.checkpoints() == null ? null : BlockCheckpoints.open(o.checkpoints(), key(m, grid, cal, o)));
+  }
+
+  /**
+   * {@link #run(Model, Grid, Calibration, Options, Progress, Device)} that always keeps checkpoints:
+   * in the options' folder, else in one folder per run (model, grid, calibration, schedule) under
+   * $LOWBIT_CACHE/tesseraq, else ~/.cache/lowbit/tesseraq. How a notebook resumes a stopped run.
+   */
+  public static QuantizedModel runResumable(Model m, Grid grid, Calibration cal, Options o, Progress progress, Device work) {
+    check(grid, cal, o);
+    String key = key(m, grid, cal, o);
+    Path folder = o.checkpoints();
+    if (folder == null) {
+      String env = System.getenv("LOWBIT_CACHE");
+      Path root = env != null && !env.isBlank() ? Path.of(env) : Path.of(System.getProperty("user.home"), ".cache", "lowbit");
+      folder = root.resolve("tesseraq").resolve(key);
+    }
+    return run(m, grid, cal, o, progress, work, BlockCheckpoints.open(folder, key));
+  }
+
+  /** Refuses what would fail later, before any work. */
+  private static void check(Grid grid, Calibration cal, Options o) {
+    new MinMaxGroups(1, 1, grid); // grids llmc's quantizer does not have
     if (cal == null || cal.sequences().isEmpty()) throw new IllegalArgumentException("TesseraQ needs a calibration set");
     int length = cal.sequences().get(0).length;
     for (int[] s : cal.sequences())
@@ -131,8 +157,10 @@ public final class Tesseraq {
           + " has " + length + " and " + s.length + " (use calibrate(model, text, n, length))");
     if (o.batch() > cal.sequences().size())
       throw new IllegalArgumentException("batch " + o.batch() + " exceeds the " + cal.sequences().size() + " calibration windows");
+  }
+
+  private static QuantizedModel run(Model m, Grid grid, Calibration cal, Options o, Progress progress, Device work, BlockCheckpoints ck) {
     long t0 = System.nanoTime();
-    BlockCheckpoints ck = o.checkpoints() == null ? null : BlockCheckpoints.open(o.checkpoints(), key(m, grid, cal, o));
     Model q = m.copy(), fp = m.copy();
     Map<String, QuantizedLinear> done = new LinkedHashMap<>();
     List<BlockLoss> losses = new ArrayList<>();
@@ -188,16 +216,6 @@ public final class Tesseraq {
     }
   }
 
-  /**
-   * Where a notebook's run keeps its blocks when the options name no folder: one folder per run
-   * (model, grid, calibration, schedule) under $LOWBIT_CACHE/tesseraq, else ~/.cache/lowbit/tesseraq.
-   */
-  public static Path defaultCheckpoints(Model m, Grid grid, Calibration cal, Options o) {
-    String env = System.getenv("LOWBIT_CACHE");
-    Path root = env != null && !env.isBlank() ? Path.of(env) : Path.of(System.getProperty("user.home"), ".cache", "lowbit");
-    return root.resolve("tesseraq").resolve(key(m, grid, cal, o));
-  }
-
   /** The checkpoint folder's key: the model, grid, calibration and schedule that decide the codes. */
   static String key(Model m, Grid grid, Calibration cal, Options o) {
     try {
@@ -215,14 +233,13 @@ public final class Tesseraq {
     }
   }
 
-  /** All calibration windows embedded, [n, T, hidden], on {@code d}. */
+  /** All calibration windows embedded, [n, T, hidden], on {@code d} (one length, so Quantize's batches keep their order). */
   private static Tensor embedded(Model m, Calibration cal, Device d) {
-    List<int[]> seqs = cal.sequences();
-    long[] flat = new long[seqs.size() * seqs.get(0).length];
-    int k = 0;
-    for (int[] s : seqs) for (int t : s) flat[k++] = t;
-    try (Scope s = Scope.open(); var g = Torch.noGrad()) {
-      return s.keep(m.embed(Torch.tensor(flat, seqs.size(), seqs.get(0).length).to(m.device())).to(d)).escape();
+    List<Tensor> batches = Quantize.embedded(m, cal, d);
+    try (Scope s = Scope.open()) {
+      return s.keep(Torch.cat(batches, 0)).escape();
+    } finally {
+      for (Tensor t : batches) t.close();
     }
   }
 
@@ -527,10 +544,8 @@ public final class Tesseraq {
         Tensor w = dense(g, codes, scales, zeros, sf.linear.weight().dtype());
         double error = g.grouped(w).sub(sf.wg).square().sum().item();
         sf.linear.setWeight(w.escape());
-        int[] groupOf = new int[(int) g.cols];
-        for (int j = 0; j < groupOf.length; j++) groupOf[j] = (int) (j / g.groupSize);
         records.put(sf.linear.name(), Quantize.layer(sf.linear.name(), grid, codes.escape(), scales.contiguous().escape(),
-            zeros.contiguous().escape(), groupOf, null, error, q.device()));
+            zeros.contiguous().escape(), g.groupOfColumn(), null, error, q.device()));
       }
     }
   }
