@@ -48,7 +48,8 @@ final class Tacq {
   private static Gradients gradients(String k, Model m, Calibration cal, boolean baselines, Progress p) {
     Gradients g = GRADIENTS.get(k);
     if (g != null && (!baselines || g.hasBaselines())) return g;
-    Gradients fresh = Gradients.compute(m, cal, DType.F32, baselines, p);
+    // a model in host memory and a GPU: block by block, the sums staying in host memory
+    Gradients fresh = Gradients.compute(m, cal, DType.F32, baselines, p, Device.defaultDevice());
     if (g != null) RETIRED.add(g); // scores made earlier may still read it: freed by clear()
     GRADIENTS.put(k, fresh);
     return fresh;
@@ -87,18 +88,16 @@ final class Tacq {
     return out;
   }
 
+  /** One linear's scores at a time, computed on the default device; the mask beside the model. */
   static Mask keep(Saliency s, Score rule, double percent, Lowbit.KeepScope scope) {
-    Map<String, Tensor> sc = scores(s, rule);
-    try {
-      double f = percent / 100.0;
-      return switch (scope) {
-        case GLOBAL -> Keep.global(sc, f);
-        case PER_MATRIX -> Keep.perMatrix(sc, f);
-        case PER_ROW -> Keep.perRow(sc, f);
-      };
-    } finally {
-      sc.values().forEach(Tensor::close);
-    }
+    double f = percent / 100.0;
+    Device work = Device.defaultDevice(), home = s.model().device();
+    java.util.function.Function<String, Tensor> scores = l -> s.scores(rule, l, work);
+    return switch (scope) {
+      case GLOBAL -> Keep.global(s.linears(), scores, f, home);
+      case PER_MATRIX -> Keep.perMatrix(s.linears(), scores, f, home);
+      case PER_ROW -> Keep.perRow(s.linears(), scores, f, home);
+    };
   }
 
   static synchronized void clear() {

@@ -19,10 +19,28 @@ import java.util.Map;
  */
 public final class Model implements AutoCloseable {
   /** One decoder block; its linears are what quantization replaces. */
-  public record Block(Tensor attnNorm, Linear q, Linear k, Linear v, Linear o, Tensor mlpNorm, Linear gate, Linear up, Linear down) {
+  public record Block(Tensor attnNorm, Linear q, Linear k, Linear v, Linear o, Tensor mlpNorm, Linear gate, Linear up, Linear down)
+      implements AutoCloseable {
     /** In the true-sequential order GPTQ quantizes them: k, v, q, o, up, gate, down. */
     public List<Linear> linears() {
       return List.of(q, k, v, o, gate, up, down);
+    }
+
+    /** Frees a working copy made by {@link Model#blockCopy} (never a model's own block). */
+    @Override
+    public void close() {
+      attnNorm.close();
+      mlpNorm.close();
+      for (Linear l : linears()) l.close();
+    }
+  }
+
+  /** The final norm and lm_head: a working copy for {@link Model#headLoss}. */
+  public record Head(Tensor norm, Tensor weight) implements AutoCloseable {
+    @Override
+    public void close() {
+      norm.close();
+      weight.close();
     }
   }
 
@@ -205,17 +223,44 @@ public final class Model implements AutoCloseable {
    */
   public Model to(DType dtype) {
     if (dtype == dtype()) return copy();
-    List<Block> bs = new ArrayList<>();
-    for (Block b : blocks)
-      bs.add(new Block(b.attnNorm().to(dtype).escape(), converted(b.q(), dtype), converted(b.k(), dtype),
-          converted(b.v(), dtype), converted(b.o(), dtype), b.mlpNorm().to(dtype).escape(), converted(b.gate(), dtype),
-          converted(b.up(), dtype), converted(b.down(), dtype)));
-    return new Model(config, tokenizer, device, source, embed.to(dtype).escape(), lmHead.to(dtype).escape(),
-        finalNorm.to(dtype).escape(), bs, new Rope(config, device));
+    return converted(device, dtype);
   }
 
-  private static Linear converted(Linear l, DType dtype) {
-    return new Linear(l.name(), l.weight().to(dtype).escape(), l.bias() == null ? null : l.bias().to(dtype).escape());
+  /**
+   * A new model with every tensor moved to {@code d} (this one is untouched; close it to free its
+   * memory): a model kept in host memory while the work goes to the GPU block by block.
+   */
+  public Model to(Device d) {
+    if (d.equals(device)) return copy();
+    return converted(d, dtype());
+  }
+
+  private Model converted(Device d, DType dtype) {
+    List<Block> bs = new ArrayList<>();
+    for (int i = 0; i < blocks.length; i++) bs.add(blockCopy(i, d, dtype));
+    Tensor e = embed.to(d, dtype).escape();
+    Tensor head = config.tieWordEmbeddings() ? e.share().escape() : lmHead.to(d, dtype).escape();
+    return new Model(config, tokenizer, d, source, e, head, finalNorm.to(d, dtype).escape(), bs, new Rope(config, d));
+  }
+
+  /**
+   * Block i's weights as new tensors on {@code d} in {@code dtype}, owned by the caller ({@link
+   * Block#close}): a float32 working copy of one block on the GPU, run with {@link #runBlock(Block, Tensor)}.
+   */
+  public Block blockCopy(int i, Device d, DType dtype) {
+    Block b = blocks[i];
+    return new Block(b.attnNorm().to(d, dtype).escape(), converted(b.q(), d, dtype), converted(b.k(), d, dtype),
+        converted(b.v(), d, dtype), converted(b.o(), d, dtype), b.mlpNorm().to(d, dtype).escape(), converted(b.gate(), d, dtype),
+        converted(b.up(), d, dtype), converted(b.down(), d, dtype));
+  }
+
+  /** The final norm and lm_head as new tensors on {@code d} in {@code dtype}, owned by the caller. */
+  public Head headCopy(Device d, DType dtype) {
+    return new Head(finalNorm.to(d, dtype).escape(), lmHead.to(d, dtype).escape());
+  }
+
+  private static Linear converted(Linear l, Device d, DType dtype) {
+    return new Linear(l.name(), l.weight().to(d, dtype).escape(), l.bias() == null ? null : l.bias().to(d, dtype).escape());
   }
 
   // ---------------------------------------------------------------- forward
@@ -283,7 +328,7 @@ public final class Model implements AutoCloseable {
     try (Scope s = Scope.open()) {
       Tensor h = Torch.embedding(embed, tokens);                                   // [B, T, hidden]
       for (int i = 0; i < blocks.length; i++) {
-        Tensor next = block(i, h, positions, keep, cache, rope);
+        Tensor next = block(blocks[i], i, h, positions, keep, cache, rope);
         h.close(); // autograd keeps what backward needs; our handle to the rest goes
         h = next;
       }
@@ -293,18 +338,16 @@ public final class Model implements AutoCloseable {
   }
 
   /** Decoder block i on hidden states h [B, T, hidden]: attention and MLP, each with its residual. */
-  private Tensor block(int i, Tensor h, Tensor positions, Tensor keep, KvCache cache, Rope rope) {
-    Block L = blocks[i];
+  private Tensor block(Block L, int i, Tensor h, Tensor positions, Tensor keep, KvCache cache, Rope rope) {
     try (Scope layer = Scope.open()) {
       Interrupts.check();
-      Tensor mid = h.add(attention(i, rmsNorm(h, L.attnNorm()), positions, keep, cache, rope));
-      return layer.keep(mid.add(mlp(i, rmsNorm(mid, L.mlpNorm()))));
+      Tensor mid = h.add(attention(L, i, rmsNorm(h, L.attnNorm()), positions, keep, cache, rope));
+      return layer.keep(mid.add(mlp(L, rmsNorm(mid, L.mlpNorm()))));
     }
   }
 
   /** Block i's attention on normed hidden states x [B, T, hidden], o_proj included, no residual. */
-  private Tensor attention(int i, Tensor x, Tensor positions, Tensor keep, KvCache cache, Rope rope) {
-    Block L = blocks[i];
+  private Tensor attention(Block L, int i, Tensor x, Tensor positions, Tensor keep, KvCache cache, Rope rope) {
     long b = x.size(0), t = x.size(1);
     int heads = config.numHeads(), kvHeads = config.numKvHeads(), hd = config.headDim();
     try (Scope s = Scope.open()) {
@@ -326,13 +369,16 @@ public final class Model implements AutoCloseable {
    */
   public Tensor attention(int i, Tensor x) {
     try (Scope s = Scope.open()) {
-      return s.keep(attention(i, x, positionsFrom0(x), null, null, ropeOn(x.device())));
+      return s.keep(attention(blocks[i], i, x, positionsFrom0(x), null, null, ropeOn(x.device())));
     }
   }
 
   /** Block i's SwiGLU MLP on normed hidden states x [.., hidden], no residual. */
   public Tensor mlp(int i, Tensor x) {
-    Block L = blocks[i];
+    return mlp(blocks[i], x);
+  }
+
+  private static Tensor mlp(Block L, Tensor x) {
     try (Scope s = Scope.open()) {
       return s.keep(L.down().forward(L.gate().forward(x).silu().mul(L.up().forward(x))));
     }
@@ -362,8 +408,13 @@ public final class Model implements AutoCloseable {
    * positions 0..T−1): how block-by-block quantization runs the model.
    */
   public Tensor runBlock(int i, Tensor h) {
+    return runBlock(blocks[i], h);
+  }
+
+  /** A block's computation with the given weights (a {@link #blockCopy}) on hidden states [B, T, hidden]. */
+  public Tensor runBlock(Block weights, Tensor h) {
     try (Scope s = Scope.open()) {
-      return s.keep(block(i, h, positionsFrom0(h), null, null, ropeOn(h.device())));
+      return s.keep(block(weights, -1, h, positionsFrom0(h), null, null, ropeOn(h.device())));
     }
   }
 
@@ -416,8 +467,23 @@ public final class Model implements AutoCloseable {
    */
   public Tensor loss(Tensor tokens, Tensor mask) {
     try (Scope s = Scope.open()) {
+      return s.keep(crossEntropy(forward(tokens, mask), tokens, mask));
+    }
+  }
+
+  /**
+   * {@link #loss} of tokens [B, T] (unpadded) from the last block's output h [B, T, hidden], with
+   * a {@link #headCopy} on h's device: how a pass that runs the blocks itself ends.
+   */
+  public Tensor headLoss(Head head, Tensor h, Tensor tokens) {
+    try (Scope s = Scope.open()) {
+      return s.keep(crossEntropy(Torch.linear(rmsNorm(h, head.norm()), head.weight(), null), tokens.to(h.device()), null));
+    }
+  }
+
+  private Tensor crossEntropy(Tensor logits, Tensor tokens, Tensor mask) {
+    try (Scope s = Scope.open()) {
       long b = tokens.size(0), t = tokens.size(1);
-      Tensor logits = forward(tokens, mask);
       Tensor predicted = logits.narrow(1, 0, t - 1).reshape(b * (t - 1), config.vocabSize());
       if (predicted.dtype() != DType.F64) predicted = predicted.to(DType.F32); // bf16 logits: the loss in float32
       Tensor targets = tokens.narrow(1, 1, t - 1);

@@ -6,6 +6,7 @@ import io.lowbit.model.Linear;
 import io.lowbit.model.Model;
 import io.lowbit.model.Progress;
 import io.lowbit.torch.DType;
+import io.lowbit.torch.Device;
 import io.lowbit.torch.Scope;
 import io.lowbit.torch.Tensor;
 import io.lowbit.torch.Torch;
@@ -68,24 +69,31 @@ public final class Saliency {
     return model.linears().stream().map(Linear::name).toList();
   }
 
-  /** The scores of one linear [out, in], float32 (a new tensor). */
+  /** The scores of one linear [out, in], float32 (a new tensor), on the model's device. */
   public Tensor scores(Score rule, String linear) {
-    Tensor w = weight(model, linear);
+    return scores(rule, linear, model.device());
+  }
+
+  /**
+   * The scores of one linear computed on {@code on} (a new float32 tensor there): with the model,
+   * gradients and Q_ref in host memory, each linear's operands go to the GPU for its product.
+   */
+  public Tensor scores(Score rule, String linear, Device on) {
     try (Scope s = Scope.open()) {
-      Tensor wf = w.to(DType.F32);
+      Tensor wf = weight(model, linear).to(on, DType.F32);
       Tensor out = switch (rule) {
-        case TACQ -> wf.abs().mul(gradients.abs(linear)).mul(refError(linear, wf));
-        case QAL -> gradients.abs(linear).mul(refError(linear, wf));
-        case MSG -> wf.abs().mul(gradients.abs(linear));
+        case TACQ -> wf.abs().mul(gradients.abs(linear).to(on)).mul(refError(linear, wf, on));
+        case QAL -> gradients.abs(linear).to(on).mul(refError(linear, wf, on));
+        case MSG -> wf.abs().mul(gradients.abs(linear).to(on));
         case WEIGHT -> wf.abs();
-        case GRADIENT -> gradients.abs(linear).clone();
-        case FISHER -> gradients.square(linear).clone();
-        case SIGNED_GRADIENT -> gradients.signed(linear).abs();
+        case GRADIENT -> gradients.abs(linear).to(on).clone();
+        case FISHER -> gradients.square(linear).to(on).clone();
+        case SIGNED_GRADIENT -> gradients.signed(linear).to(on).abs();
         case HESSIAN -> {
           if (rounded == null || inverseHessianDiagonal == null)
             throw new IllegalStateException("the Hessian score needs the rounded model and the inverse Hessian diagonals");
-          Tensor err = weight(rounded.model(), linear).to(DType.F32).sub(wf);
-          Tensor d = inverseHessianDiagonal.get(linear);
+          Tensor err = weight(rounded.model(), linear).to(on, DType.F32).sub(wf);
+          Tensor d = inverseHessianDiagonal.get(linear).to(on);
           yield err.square().div(d.square().unsqueeze(0)); // column j's [H⁻¹]_jj divides every row's w_ij
         }
       };
@@ -94,9 +102,9 @@ public final class Saliency {
   }
 
   /** |Q_ref(W) − W| of one linear. */
-  private Tensor refError(String linear, Tensor wf) {
+  private Tensor refError(String linear, Tensor wf, Device on) {
     if (reference == null) throw new IllegalStateException("this score needs Q_ref, the unmasked GPTQ model");
-    return weight(reference.model(), linear).to(DType.F32).sub(wf).abs();
+    return weight(reference.model(), linear).to(on, DType.F32).sub(wf).abs();
   }
 
   static Tensor weight(Model m, String linear) {
