@@ -28,7 +28,10 @@ import java.util.Random;
  * Hessian collection, column sweep and propagation. TesseraQ W2 g128 on the full 20 thresholds with
  * {@code iterations} per round (default 25, the reference 250): seconds for initialisation (AWQ
  * and clip) and per training iteration, and the projected full-schedule block and model. Peak GPU
- * memory for each. Prints a markdown table.
+ * memory for each. {@code --tacq} adds TaCQ end to end per phase; {@code --host} keeps the model
+ * in host memory and streams the work to the GPU ({@code --chunk N} sequences per gradient chunk,
+ * default 16; {@code --grad-dtype bf16} for 16-bit gradients; {@code --blocks 32} is the whole 8B
+ * model). Prints a markdown table.
  */
 public final class QuantBlocks {
   private QuantBlocks() {}
@@ -37,7 +40,9 @@ public final class QuantBlocks {
     int blocks = 2, windows = 128, length = 2048, iterations = 25;
     boolean gptq = true, tesseraq = true;
     String preset = "llama3-8b";
-    boolean fused = true, tacq = false;
+    boolean fused = true, tacq = false, host = false;
+    int chunk = 16;
+    io.lowbit.torch.DType gradDtype = io.lowbit.torch.DType.F32;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--blocks" -> blocks = Integer.parseInt(args[++i]);
@@ -49,6 +54,9 @@ public final class QuantBlocks {
         case "--preset" -> preset = args[++i];
         case "--unfused" -> fused = false;
         case "--tacq" -> tacq = true;
+        case "--host" -> host = true;
+        case "--chunk" -> chunk = Integer.parseInt(args[++i]);
+        case "--grad-dtype" -> gradDtype = io.lowbit.torch.DType.valueOf(args[++i].toUpperCase(Locale.ROOT));
         default -> throw new IllegalArgumentException("unknown option " + args[i]);
       }
     }
@@ -67,7 +75,7 @@ public final class QuantBlocks {
     Calibration cal = Calibration.examples("random " + windows + "x" + length, seqs);
     List<String> rows = new ArrayList<>();
     int fullLayers = l3.numLayers();
-    try (Model m = RandomModel.create(c, "random:" + preset + "-" + blocks + "-blocks", d, 0)) {
+    try (Model m = create(c, "random:" + preset + "-" + blocks + "-blocks", d, host)) {
       System.err.println(m + " on " + d + "; calibration " + cal);
       if (gptq) {
         for (Grid g : List.of(Grid.bits(4), Grid.bits(3).groups(128))) {
@@ -82,7 +90,7 @@ public final class QuantBlocks {
           }
         }
       }
-      if (tacq) tacq(m, cal, d, blocks, fullLayers, rows);
+      if (tacq) tacq(m, cal, d, blocks, fullLayers, rows, gradDtype, chunk);
       if (tesseraq) {
         Grid g = Grid.bits(2).groups(128);
         Tesseraq.Options o = Tesseraq.Options.defaults().iterations(iterations).fusedKernels(fused);
@@ -122,26 +130,43 @@ public final class QuantBlocks {
   }
 
   /**
-   * TaCQ end to end as the DSL runs it (tacq.md): Σ_s|∂L_s/∂W| in float32 over the calibration
-   * sequences, Q_ref = unmasked GPTQ at 3 bits per row with the MSE search, TaCQ scores of every
-   * weight and a global top 0.35 %, then masked GPTQ. Seconds per phase for these blocks and
-   * scaled to the whole model, and the peak.
+   * The random model on {@code d}; with {@code host}, made there (quickly) and then moved to host
+   * memory, where an 8B model stays while the work goes to the GPU block by block.
    */
-  static void tacq(Model m, Calibration cal, Device d, int blocks, int fullLayers, List<String> rows) {
+  static Model create(Config c, String name, Device d, boolean host) {
+    Model m = RandomModel.create(c, name, d, 0);
+    if (!host || !d.isCuda()) return m;
+    try (m) {
+      return m.to(Device.cpu());
+    }
+  }
+
+  /**
+   * TaCQ end to end as the DSL runs it (tacq.md): Σ_s|∂L_s/∂W| in {@code gradDtype} (float32, the
+   * reference's default) over the calibration sequences, Q_ref = unmasked GPTQ at 3 bits per row with
+   * the MSE search, TaCQ scores of every weight and a global top 0.35 %, then masked GPTQ. With the
+   * model in host memory (--host) the work is on the GPU block by block: gradients streamed in
+   * chunks of {@code chunk} sequences, scores one linear at a time, masks in host memory. Seconds and
+   * peak GPU memory per phase, scaled to the whole model when these are fewer blocks.
+   */
+  static void tacq(Model m, Calibration cal, Device d, int blocks, int fullLayers, List<String> rows, io.lowbit.torch.DType gradDtype,
+      int chunk) {
     Grid g = Grid.bits(3).mse();
+    boolean streamed = !m.device().equals(d);
+    System.err.println("TaCQ: model on " + m.device() + ", work on " + d + (streamed ? ", gradients streamed in chunks of " + chunk : ""));
     Phases p = new Phases(d);
-    try (io.lowbit.quant.Gradients grads = io.lowbit.quant.Gradients.compute(m, cal, io.lowbit.torch.DType.F32, false, Progress.NONE)) {
-      p.end();
+    try (io.lowbit.quant.Gradients grads = streamed
+        ? io.lowbit.quant.Gradients.streamed(m, cal, gradDtype, false, Progress.NONE, d, chunk)
+        : io.lowbit.quant.Gradients.compute(m, cal, gradDtype, false, Progress.NONE)) {
+      p.end("gradients");
       try (QuantizedModel ref = Quantize.run(m, g, Method.GPTQ, cal, null, Gptq.Options.defaults(), Progress.NONE, d)) {
-        p.end();
+        p.end("Q_ref");
         io.lowbit.quant.Saliency sal = new io.lowbit.quant.Saliency(m, grads, ref, null, null);
-        java.util.Map<String, io.lowbit.torch.Tensor> scores = new java.util.LinkedHashMap<>();
-        for (String l : sal.linears()) scores.put(l, sal.scores(io.lowbit.quant.Saliency.Score.TACQ, l).escape());
-        try (io.lowbit.quant.Mask mask = io.lowbit.quant.Keep.global(scores, 0.0035)) {
-          scores.values().forEach(io.lowbit.torch.Tensor::close);
-          p.end();
+        try (io.lowbit.quant.Mask mask = io.lowbit.quant.Keep.global(sal.linears(),
+            l -> sal.scores(io.lowbit.quant.Saliency.Score.TACQ, l, d), 0.0035, m.device())) {
+          p.end("scores + top-k");
           try (QuantizedModel q = Quantize.run(m, g, Method.GPTQ, cal, mask, Gptq.Options.defaults(), Progress.NONE, d)) {
-            p.end();
+            p.end("masked GPTQ");
           }
         }
       }
@@ -149,9 +174,11 @@ public final class QuantBlocks {
     double[] s = p.seconds, peak = p.peaks;
     double total = s[0] + s[1] + s[2] + s[3];
     double scale = (double) fullLayers / blocks; // the embedding and lm_head parts scaled as if per layer: an overestimate
-    rows.add(String.format(Locale.ROOT, "| TaCQ W3 mse, 0.35 %% kept, %d blocks | gradients %.1f s (%.1f GiB) | Q_ref %.1f s (%.1f GiB) | "
-        + "scores + top-k %.1f s (%.1f GiB) | masked GPTQ %.1f s (%.1f GiB) | total %.1f s (×%d/%d: %.1f min) | %.1f |",
-        blocks, s[0], peak[0], s[1], peak[1], s[2], peak[2], s[3], peak[3], total, fullLayers, blocks, total * scale / 60,
+    rows.add(String.format(Locale.ROOT, "| TaCQ W3 mse, 0.35 %% kept, %d blocks, %s gradients%s | gradients %.1f s (%.1f GiB) | Q_ref %.1f s (%.1f GiB) | "
+        + "scores + top-k %.1f s (%.1f GiB) | masked GPTQ %.1f s (%.1f GiB) | total %.1f s%s | %.1f |",
+        blocks, gradDtype, streamed ? ", model in host memory" : "", s[0], peak[0], s[1], peak[1], s[2], peak[2], s[3], peak[3], total,
+        blocks == fullLayers ? String.format(Locale.ROOT, " = %.1f min", total / 60)
+            : String.format(Locale.ROOT, " (×%d/%d: %.1f min)", fullLayers, blocks, total * scale / 60),
         Math.max(Math.max(peak[0], peak[1]), Math.max(peak[2], peak[3]))));
     System.err.println(rows.getLast());
   }
@@ -169,10 +196,11 @@ public final class QuantBlocks {
       mark = now(d);
     }
 
-    void end() {
+    void end(String what) {
       double t = now(d);
       seconds[n] = t - mark;
-      peaks[n++] = peakGiB(d);
+      peaks[n] = peakGiB(d);
+      System.err.printf(Locale.ROOT, "  %s: %.1f s, peak %.1f GiB%n", what, seconds[n], peaks[n++]);
       resetPeak(d);
       mark = now(d);
     }
