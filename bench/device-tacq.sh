@@ -27,17 +27,19 @@ case "${STAGE:-check}" in
     grep -E "✘" "$out/test-cuda.log" | head -20
     timeout 150 bash -c "$(declare -f run); B=$B run --blocks 2 --no-tesseraq" >"$out/gptq.log" 2>"$out/gptq.err"; echo "GPTQ rc $?"
     timeout 150 env LOWBIT_HESSIAN_MIXED=0 bash -c "$(declare -f run); B=$B run --blocks 2 --no-tesseraq" >"$out/gptq-f32.log" 2>"$out/gptq-f32.err"; echo "GPTQ f32 Hessian rc $?"
-    timeout 200 bash -c "$(declare -f run); B=$B run --blocks 2 --no-gptq --no-tesseraq --tacq --host" >"$out/tacq2.log" 2>"$out/tacq2.err"; echo "TaCQ 2 blocks rc $?"
-    tail -3 "$out/tacq2.err"
+    timeout 200 bash -c "$(declare -f run); B=$B run --blocks ${TACQ_BLOCKS:-2} --no-gptq --no-tesseraq --tacq --host" >"$out/tacq2.log" 2>"$out/tacq2.err"; echo "TaCQ ${TACQ_BLOCKS:-2} blocks rc $?"
+    grep "phases" "$out/tacq2.err"
+    timeout 100 bash -c "$(declare -f run); B=$B run --blocks 2 --no-gptq --no-tesseraq --tacq --host --grad-dtype bf16" >"$out/tacq2-bf16.log" 2>"$out/tacq2-bf16.err"; echo "TaCQ bf16 rc $?"
+    grep "phases" "$out/tacq2-bf16.err"
     echo; echo "GPTQ, tensor-core Hessian:"; grep "^| GPTQ" "$out/gptq.log" || tail -5 "$out/gptq.err"
     echo "GPTQ, float32 Hessian:"; grep "^| GPTQ" "$out/gptq-f32.log" || tail -5 "$out/gptq-f32.err"
-    grep "^| TaCQ" "$out/tacq2.log" || tail -15 "$out/tacq2.err"
+    grep "^| TaCQ" "$out/tacq2.log" "$out/tacq2-bf16.log" | cut -d: -f2- || tail -15 "$out/tacq2.err"
     ;;
   full)
     free -g | head -2
     timeout "${FULL_LIMIT:-560}" bash -c "$(declare -f run); B=$B run --blocks 32 --no-gptq --no-tesseraq --tacq --host --grad-dtype ${GRAD_DTYPE:-f32} --chunk ${CHUNK:-16}" \
       >"$out/tacq-full.log" 2>"$out/tacq-full.err"; echo "TaCQ 32 blocks rc $?"
-    grep -v "^$" "$out/tacq-full.err" | tail -8
+    grep -v "^$" "$out/tacq-full.err" | tail -10
     grep "^| TaCQ" "$out/tacq-full.log"
     ;;
 esac

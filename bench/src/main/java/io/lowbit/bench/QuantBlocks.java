@@ -159,8 +159,10 @@ public final class QuantBlocks {
         ? io.lowbit.quant.Gradients.streamed(m, cal, gradDtype, false, Progress.NONE, d, chunk)
         : io.lowbit.quant.Gradients.compute(m, cal, gradDtype, false, Progress.NONE)) {
       p.end("gradients");
+      System.err.println("  gradient phases (s): " + grads.phases());
       try (QuantizedModel ref = Quantize.run(m, g, Method.GPTQ, cal, null, Gptq.Options.defaults(), Progress.NONE, d)) {
         p.end("Q_ref");
+        System.err.println("  Q_ref phases (s): " + ref.phases());
         io.lowbit.quant.Saliency sal = new io.lowbit.quant.Saliency(m, grads, ref, null, null);
         try (io.lowbit.quant.Mask mask = io.lowbit.quant.Keep.global(sal.linears(),
             l -> sal.scores(io.lowbit.quant.Saliency.Score.TACQ, l, d), 0.0035, m.device())) {

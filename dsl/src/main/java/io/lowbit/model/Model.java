@@ -249,18 +249,30 @@ public final class Model implements AutoCloseable {
    */
   public Block blockCopy(int i, Device d, DType dtype) {
     Block b = blocks[i];
-    return new Block(b.attnNorm().to(d, dtype).escape(), converted(b.q(), d, dtype), converted(b.k(), d, dtype),
-        converted(b.v(), d, dtype), converted(b.o(), d, dtype), b.mlpNorm().to(d, dtype).escape(), converted(b.gate(), d, dtype),
+    return new Block(moved(b.attnNorm(), d, dtype), converted(b.q(), d, dtype), converted(b.k(), d, dtype),
+        converted(b.v(), d, dtype), converted(b.o(), d, dtype), moved(b.mlpNorm(), d, dtype), converted(b.gate(), d, dtype),
         converted(b.up(), d, dtype), converted(b.down(), d, dtype));
   }
 
   /** The final norm and lm_head as new tensors on {@code d} in {@code dtype}, owned by the caller. */
   public Head headCopy(Device d, DType dtype) {
-    return new Head(finalNorm.to(d, dtype).escape(), lmHead.to(d, dtype).escape());
+    return new Head(moved(finalNorm, d, dtype), moved(lmHead, d, dtype));
+  }
+
+  /**
+   * t on d in dtype, a new escaped tensor. Widening across devices copies first and converts
+   * there (a bf16 block bound for float32 on the GPU: half the bytes cross, and the host does not
+   * convert 0.9 GB on one thread).
+   */
+  private static Tensor moved(Tensor t, Device d, DType dtype) {
+    if (t.device().equals(d) || dtype.bytes <= t.dtype().bytes) return t.to(d, dtype).escape();
+    try (Scope s = Scope.open()) {
+      return s.keep(t.to(d).to(dtype)).escape();
+    }
   }
 
   private static Linear converted(Linear l, Device d, DType dtype) {
-    return new Linear(l.name(), l.weight().to(d, dtype).escape(), l.bias() == null ? null : l.bias().to(d, dtype).escape());
+    return new Linear(l.name(), moved(l.weight(), d, dtype), l.bias() == null ? null : moved(l.bias(), d, dtype));
   }
 
   // ---------------------------------------------------------------- forward

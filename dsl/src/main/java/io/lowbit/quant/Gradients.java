@@ -36,14 +36,16 @@ public final class Gradients implements AutoCloseable {
   private final Map<String, Tensor> signed;
   private final int sequences;
   private final double seconds;
+  private final Map<String, Double> phases;
 
   private Gradients(Map<String, Tensor> abs, Map<String, Tensor> square, Map<String, Tensor> signed, int sequences,
-                    double seconds) {
+                    double seconds, Map<String, Double> phases) {
     this.abs = abs;
     this.square = square;
     this.signed = signed;
     this.sequences = sequences;
     this.seconds = seconds;
+    this.phases = Map.copyOf(phases);
   }
 
   /**
@@ -79,7 +81,7 @@ public final class Gradients implements AutoCloseable {
         }
         progress.update("gradients", s + 1, n);
       }
-      return new Gradients(abs, square, signed, n, (System.nanoTime() - t0) / 1e9);
+      return new Gradients(abs, square, signed, n, (System.nanoTime() - t0) / 1e9, Map.of());
     } catch (RuntimeException | Error e) {
       abs.values().forEach(Tensor::close);
       square.values().forEach(Tensor::close);
@@ -117,6 +119,8 @@ public final class Gradients implements AutoCloseable {
     Map<String, Tensor> abs = new LinkedHashMap<>(), square = new LinkedHashMap<>(), signed = new LinkedHashMap<>();
     int layers = m.blocks().size();
     int n = cal.sequences().size();
+    Map<String, Double> phases = new LinkedHashMap<>();
+    PhaseClock clock = new PhaseClock(work, phases);
     try (Model.Head head = m.headCopy(work, dtype)) {
       for (Linear l : m.linears()) {
         abs.put(l.name(), accumulator(l, home, pin));
@@ -141,7 +145,9 @@ public final class Gradients implements AutoCloseable {
             for (int b = 0; b < layers; b++) {
               Interrupts.check();
               try (Model.Block w = m.blockCopy(b, work, dtype)) {
+                clock.stop("copies");
                 for (int s = 0; s < c; s++) inputs[s][b + 1] = m.runBlock(w, inputs[s][b]).escape();
+                clock.stop("forward");
               }
               progress.update("gradients", step += c, steps);
             }
@@ -155,6 +161,7 @@ public final class Gradients implements AutoCloseable {
             inputs[s][layers].close();
             inputs[s][layers] = null;
           }
+          clock.stop("head");
           progress.update("gradients", step += c, steps);
           for (int b = layers - 1; b >= 0; b--) {
             Interrupts.check();
@@ -167,6 +174,7 @@ public final class Gradients implements AutoCloseable {
                 acc.put(l.name(), new Tensor[] {onWork(abs, l, work), baselines ? onWork(square, l, work) : null,
                     baselines ? onWork(signed, l, work) : null});
               }
+              clock.stop("copies");
               for (int s = 0; s < c; s++) {
                 try (Scope sc = Scope.open()) {
                   Tensor x = inputs[s][b];
@@ -188,6 +196,7 @@ public final class Gradients implements AutoCloseable {
                 inputs[s][b].close();
                 inputs[s][b] = null;
               }
+              clock.stop("backward");
               for (Linear l : ls) {
                 Tensor[] a = acc.get(l.name());
                 back(abs, l, a[0]);
@@ -196,6 +205,7 @@ public final class Gradients implements AutoCloseable {
                   back(signed, l, a[2]);
                 }
               }
+              clock.stop("copies");
             } finally {
               for (Tensor[] a : acc.values()) for (Tensor t : a) if (t != null && !work.equals(home)) t.close();
               for (Linear l : ls) { // a copy in the model's own dtype on its device shares its weights: leave them as found
@@ -211,7 +221,7 @@ public final class Gradients implements AutoCloseable {
           for (Tensor t : upstream) if (t != null) t.close();
         }
       }
-      return new Gradients(abs, square, signed, n, (System.nanoTime() - t0) / 1e9);
+      return new Gradients(abs, square, signed, n, (System.nanoTime() - t0) / 1e9, phases);
     } catch (RuntimeException | Error e) {
       abs.values().forEach(Tensor::close);
       square.values().forEach(Tensor::close);
@@ -258,6 +268,9 @@ public final class Gradients implements AutoCloseable {
   }
 
   public int sequences() { return sequences; }
+
+  /** Seconds per phase of a {@link #streamed} pass (copies, forward, head, backward); empty for {@link #compute}. */
+  public Map<String, Double> phases() { return phases; }
   public double seconds() { return seconds; }
 
   private static Tensor need(Map<String, Tensor> m, String linear, String what) {

@@ -164,7 +164,7 @@ public final class Quantize {
 
   private static void gptq(Model q, Grid grid, Calibration cal, Mask mask, Gptq.Options o, Map<String, QuantizedLinear> done,
       Progress progress, Device work, Map<String, Double> phases) {
-    Clock clock = new Clock(work, phases);
+    PhaseClock clock = new PhaseClock(work, phases);
     if (cal == null) throw new IllegalArgumentException("GPTQ needs a calibration set");
     int blocks = q.blocks().size();
     List<Tensor> inputs = embedded(q, cal, work); // block inputs, equal-length sequences batched together
@@ -217,33 +217,6 @@ public final class Quantize {
       }
     } finally {
       for (Tensor x : inputs) x.close();
-    }
-  }
-
-  /**
-   * Seconds per phase of the work, added up over blocks; on a GPU the device is synchronised at
-   * each mark so the time lands on the phase that spent it (a few syncs per block, no measurable cost).
-   */
-  private static final class Clock {
-    private final Device work;
-    private final Map<String, Double> phases;
-    private long mark;
-
-    Clock(Device work, Map<String, Double> phases) {
-      this.work = work;
-      this.phases = phases;
-    }
-
-    void start() {
-      if (work.isCuda()) io.lowbit.torch.Cuda.synchronize(work.index());
-      mark = System.nanoTime();
-    }
-
-    void stop(String phase) {
-      if (work.isCuda()) io.lowbit.torch.Cuda.synchronize(work.index());
-      long now = System.nanoTime();
-      phases.merge(phase, (now - mark) / 1e9, Double::sum);
-      mark = now;
     }
   }
 

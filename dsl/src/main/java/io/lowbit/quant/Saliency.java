@@ -80,7 +80,7 @@ public final class Saliency {
    */
   public Tensor scores(Score rule, String linear, Device on) {
     try (Scope s = Scope.open()) {
-      Tensor wf = weight(model, linear).to(on, DType.F32);
+      Tensor wf = onAsF32(weight(model, linear), on);
       Tensor out = switch (rule) {
         case TACQ -> wf.abs().mul(gradients.abs(linear).to(on)).mul(refError(linear, wf, on));
         case QAL -> gradients.abs(linear).to(on).mul(refError(linear, wf, on));
@@ -92,7 +92,7 @@ public final class Saliency {
         case HESSIAN -> {
           if (rounded == null || inverseHessianDiagonal == null)
             throw new IllegalStateException("the Hessian score needs the rounded model and the inverse Hessian diagonals");
-          Tensor err = weight(rounded.model(), linear).to(on, DType.F32).sub(wf);
+          Tensor err = onAsF32(weight(rounded.model(), linear), on).sub(wf);
           Tensor d = inverseHessianDiagonal.get(linear).to(on);
           yield err.square().div(d.square().unsqueeze(0)); // column j's [H⁻¹]_jj divides every row's w_ij
         }
@@ -104,7 +104,12 @@ public final class Saliency {
   /** |Q_ref(W) − W| of one linear. */
   private Tensor refError(String linear, Tensor wf, Device on) {
     if (reference == null) throw new IllegalStateException("this score needs Q_ref, the unmasked GPTQ model");
-    return weight(reference.model(), linear).to(on, DType.F32).sub(wf).abs();
+    return onAsF32(weight(reference.model(), linear), on).sub(wf).abs();
+  }
+
+  /** t as float32 on {@code on}: copied in its own dtype, converted there (bf16 crosses at half the bytes, and the host does not convert). */
+  private static Tensor onAsF32(Tensor t, Device on) {
+    return t.to(on).to(DType.F32);
   }
 
   static Tensor weight(Model m, String linear) {
