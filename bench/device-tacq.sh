@@ -37,7 +37,7 @@ case "${STAGE:-check}" in
     ;;
   full)
     free -g | head -2
-    timeout "${FULL_LIMIT:-560}" bash -c "$(declare -f run); B=$B run --blocks 32 --no-gptq --no-tesseraq --tacq --host --grad-dtype ${GRAD_DTYPE:-f32} --chunk ${CHUNK:-16}" \
+    timeout "${FULL_LIMIT:-560}" bash -c "$(declare -f run); B=$B run --blocks 32 --no-gptq --no-tesseraq --tacq --host --grad-dtype ${GRAD_DTYPE:-f32} --chunk ${CHUNK:-24}" \
       >"$out/tacq-full.log" 2>"$out/tacq-full.err"; echo "TaCQ 32 blocks rc $?"
     grep -v "^$" "$out/tacq-full.err" | tail -10
     grep "^| TaCQ" "$out/tacq-full.log"

@@ -108,6 +108,11 @@ int lb_soft_weight(lb_tensor nu, lb_tensor scale, lb_tensor base, lb_tensor zero
 /* One Adam step in place on float32 p with gradient g and moments m, v (decay: L2, added to g). */
 int lb_adam_step(lb_tensor p, lb_tensor g, lb_tensor m, lb_tensor v, double lr, double beta1, double beta2, double eps,
                  double decay, double correction1, double correction2);
+/* GPTQ's clipping search (mse=True) for every row of w [rows, n] (contiguous float32): candidates
+ * p = 1 − i/grid, i < steps, of the range [p·xmin, p·xmax]; scores Σ|x̂ − x|^norm; writes the first
+ * strictly best scale and zero per row. xmin, xmax, scale, zero: float32, one per row. */
+int lb_mse_grid(lb_tensor w, lb_tensor xmin, lb_tensor xmax, int32_t maxq, double norm, int32_t grid, int32_t steps,
+                int32_t sym, lb_tensor scale, lb_tensor zero);
 int lb_gptq_sweep(lb_tensor w, lb_tensor u, lb_tensor scale, lb_tensor zero, lb_tensor keep, int32_t maxq,
                   lb_tensor q, lb_tensor codes, lb_tensor err, lb_tensor losses);
 

@@ -5,6 +5,7 @@
 #include <ATen/Parallel.h>
 
 #include "gptq_sweep.hpp"
+#include "mse_grid.hpp"
 #include "guard.hpp"
 
 #ifdef LOWBIT_WITH_CUDA
@@ -13,6 +14,8 @@ void abs_accumulate(at::Tensor& acc, const at::Tensor& g);  // abs_accumulate.cu
 void gptq_sweep(at::Tensor& w, const at::Tensor& u, const at::Tensor& scale, const at::Tensor& zero,
                 const at::Tensor* keep, float maxq, at::Tensor& q, at::Tensor& codes, at::Tensor& err,
                 at::Tensor& losses);  // gptq_sweep.cu
+void mse_grid(const at::Tensor& w, const at::Tensor& xmin, const at::Tensor& xmax, float maxq, float norm, int grid,
+              int steps, bool sym, at::Tensor& scale, at::Tensor& zero);  // mse_grid.cu
 }
 #endif
 
@@ -36,6 +39,55 @@ int lb_abs_accumulate(lb_tensor acc_handle, lb_tensor g_handle) {
     }
 #endif
     acc.add_(g.abs().to(at::kFloat));
+  });
+}
+
+int lb_mse_grid(lb_tensor w_h, lb_tensor xmin_h, lb_tensor xmax_h, int32_t maxq, double norm, int32_t grid, int32_t steps,
+                int32_t sym, lb_tensor scale_h, lb_tensor zero_h) {
+  return guarded([&] {
+    const at::Tensor& w = deref(w_h);
+    const at::Tensor& xmin = deref(xmin_h);
+    const at::Tensor& xmax = deref(xmax_h);
+    at::Tensor& scale = deref(scale_h);
+    at::Tensor& zero = deref(zero_h);
+    TORCH_CHECK(w.dim() == 2 && w.scalar_type() == at::kFloat && w.is_contiguous(), "mse_grid: w must be contiguous float32 [rows, n], got ",
+                w.sizes(), " ", w.scalar_type());
+    const int64_t rows = w.size(0), n = w.size(1);
+    for (const at::Tensor* t : std::initializer_list<const at::Tensor*>{&xmin, &xmax, &scale, &zero})
+      TORCH_CHECK(t->scalar_type() == at::kFloat && t->is_contiguous() && t->numel() == rows && t->device() == w.device(),
+                  "mse_grid: xmin, xmax, scale and zero must be contiguous float32 with one entry per row (", rows, ") on ", w.device());
+    TORCH_CHECK(grid > 0 && steps > 0 && steps <= grid, "mse_grid: need 0 < steps <= grid, got ", steps, " of ", grid);
+    c10::NoGradGuard no_grad;
+    const float mq = static_cast<float>(maxq), p = static_cast<float>(norm);
+#ifdef LOWBIT_WITH_CUDA
+    if (w.is_cuda()) {
+      lowbit::cuda::mse_grid(w, xmin, xmax, mq, p, grid, steps, sym != 0, scale, zero);
+      return;
+    }
+#endif
+    TORCH_CHECK(w.is_cpu(), "mse_grid: this bridge has no CUDA kernels for ", w.device());
+    const float* wp = w.data_ptr<float>();
+    const float* lo = xmin.data_ptr<float>();
+    const float* hi = xmax.data_ptr<float>();
+    float* sp = scale.data_ptr<float>();
+    float* zp = zero.data_ptr<float>();
+    at::parallel_for(0, rows, 1, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; r++) {
+        float best = INFINITY;
+        GridCandidate chosen = grid_candidate(lo[r], hi[r], 0, grid, mq, sym != 0);
+        for (int i = 0; i < steps; i++) {
+          const GridCandidate c = grid_candidate(lo[r], hi[r], i, grid, mq, sym != 0);
+          float sum = 0.0f;
+          for (int64_t j = 0; j < n; j++) sum += grid_error(wp[r * n + j], c, mq, p);
+          if (sum < best) {
+            best = sum;
+            chosen = c;
+          }
+        }
+        sp[r] = chosen.scale;
+        zp[r] = chosen.zero;
+      }
+    });
   });
 }
 

@@ -228,7 +228,8 @@ public final class Model implements AutoCloseable {
 
   /**
    * A new model with every tensor moved to {@code d} (this one is untouched; close it to free its
-   * memory): a model kept in host memory while the work goes to the GPU block by block.
+   * memory): a model kept in host memory while the work goes to the GPU block by block. Moved from
+   * a GPU to the host, the tensors are page-locked, so the blocks go back several times faster.
    */
   public Model to(Device d) {
     if (d.equals(device)) return copy();
@@ -265,6 +266,11 @@ public final class Model implements AutoCloseable {
    * convert 0.9 GB on one thread).
    */
   private static Tensor moved(Tensor t, Device d, DType dtype) {
+    if (t.device().isCuda() && !d.isCuda()) { // to the host from a GPU: page-locked
+      try (Scope s = Scope.open()) {
+        return s.keep(Torch.call1("aten::pin_memory", "", t.to(d, dtype), null)).escape();
+      }
+    }
     if (t.device().equals(d) || dtype.bytes <= t.dtype().bytes) return t.to(d, dtype).escape();
     try (Scope s = Scope.open()) {
       return s.keep(t.to(d).to(dtype)).escape();

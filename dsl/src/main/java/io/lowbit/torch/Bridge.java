@@ -102,6 +102,8 @@ final class Bridge {
   static final MethodHandle SOFT_WEIGHT = fn("lb_soft_weight", status(ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
   static final MethodHandle ADAM_STEP = fn("lb_adam_step",
       status(ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_DOUBLE, JAVA_DOUBLE, JAVA_DOUBLE, JAVA_DOUBLE, JAVA_DOUBLE, JAVA_DOUBLE, JAVA_DOUBLE));
+  static final MethodHandle MSE_GRID = fn("lb_mse_grid",
+      status(ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_DOUBLE, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
   static final MethodHandle GPTQ_SWEEP = fn("lb_gptq_sweep",
       status(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
 

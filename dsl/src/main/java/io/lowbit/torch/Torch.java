@@ -27,6 +27,22 @@ public final class Torch {
   }
 
   /**
+   * GPTQ's clipping search for every row of w [rows, n] (contiguous float32) in one pass per row
+   * (lowbit_bridge.h, lb_mse_grid): candidates p = 1 − i/grid, i < steps, of [p·xmin, p·xmax],
+   * scored by Σ|x̂ − x|^norm; the first strictly best scale and zero of each row go to {@code scale}
+   * and {@code zero} (float32, one per row). A CUDA kernel on a GPU, the same loop in C++ on a CPU.
+   */
+  public static void mseGrid(Tensor w, Tensor xmin, Tensor xmax, int maxq, double norm, int grid, int steps, boolean sym, Tensor scale,
+      Tensor zero) {
+    try {
+      Bridge.check((int) Bridge.MSE_GRID.invokeExact(w.handle(), xmin.handle(), xmax.handle(), maxq, norm, grid, steps, sym ? 1 : 0,
+          scale.handle(), zero.handle()));
+    } catch (Throwable t) {
+      throw Bridge.rethrow(t);
+    }
+  }
+
+  /**
    * GPTQ's column sweep inside one block (lowbit_bridge.h): w, scale, zero, keep (may be null), q,
    * codes, err are [nb, rows] float32 (keep bool), contiguous; u [nb, nb]; losses [rows]. One CUDA
    * kernel launch on a GPU, a parallel loop on a CPU.
