@@ -16,7 +16,11 @@ struct GridCandidate {
 LB_HD inline GridCandidate grid_candidate(float xmin, float xmax, int i, int grid, float maxq, bool sym) {
   const float p = static_cast<float>(1.0 - static_cast<double>(i) / grid);
   const float lo = mul_rn(xmin, p), hi = mul_rn(xmax, p);
+#ifdef __CUDA_ARCH__
+  const float scale = mul_rn(add_rn(hi, -lo), div_rn(1.0f, maxq));  // ATen on CUDA divides by a scalar this way
+#else
   const float scale = div_rn(add_rn(hi, -lo), maxq);
+#endif
   const float zero = sym ? div_rn(add_rn(maxq, 1.0f), 2.0f) : rintf(div_rn(-lo, scale));
   return {scale, zero};
 }
