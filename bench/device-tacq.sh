@@ -3,7 +3,8 @@
 # dist/lowbit-bundle.tgz: TaCQ at Llama-3-8B scale with the model in host memory.
 #   STAGE=check (default): build the bridge, the test suite on CUDA, GPTQ per block with and without
 #                the tensor-core Hessian, and TaCQ on 2 blocks (model in host memory, streamed).
-#   STAGE=full:  TaCQ end to end on the whole random:llama3-8b (32 blocks); GRAD_DTYPE=f32|bf16.
+#   STAGE=full:  TaCQ end to end on the whole random:llama3-8b (32 blocks); GRAD_DTYPE=f32|bf16,
+#                CHUNK (sequences per gradient chunk, 24), TESTS=1 runs the CUDA test suite first.
 # A machine still warm from an earlier call keeps the unpacked bundle and its bridge.
 set -uo pipefail
 out="${OUT:-/tmp/lowbit-out}"; mkdir -p "$out"
@@ -36,6 +37,11 @@ case "${STAGE:-check}" in
     grep "^| TaCQ" "$out/tacq2.log" "$out/tacq2-bf16.log" | cut -d: -f2- || tail -15 "$out/tacq2.err"
     ;;
   full)
+    if [ "${TESTS:-0}" = 1 ]; then
+      timeout "${TEST_LIMIT:-200}" env LOWBIT_DEVICE=cuda "$B/lowbit" test --exclude-classname '.*AcceptanceTest' >"$out/test-cuda.log" 2>&1
+      echo "tests on cuda: rc $? $(grep -E 'tests (successful|failed)' "$out/test-cuda.log" | tr -s ' []' ' ' | paste -sd, -)"
+      grep -E "✘" "$out/test-cuda.log" | head -20
+    fi
     free -g | head -2
     timeout "${FULL_LIMIT:-560}" bash -c "$(declare -f run); B=$B run --blocks 32 --no-gptq --no-tesseraq --tacq --host --grad-dtype ${GRAD_DTYPE:-f32} --chunk ${CHUNK:-24}" \
       >"$out/tacq-full.log" 2>"$out/tacq-full.err"; echo "TaCQ 32 blocks rc $?"
