@@ -128,4 +128,25 @@ class TacqTest {
       assertTrue(q.kept() == kept.mask().count());
     }
   }
+
+  @Test
+  void aModelInHostMemoryGetsTheSameMaskWithTheWorkOnTheDefaultDevice() {
+    // on a GPU this is the 8B path: gradients block by block into host memory, Q_ref block by block,
+    // scores one linear at a time on the GPU, the mask in host memory
+    Kept onDevice = keep(saliency(m, cal, TACQ, bits(3).mse()), 1.0);
+    clearCaches(); // the host copy has the same fingerprint: make it compute its own
+    try (Model host = m.to(io.lowbit.torch.Device.cpu())) {
+      Kept inHost = keep(saliency(host, cal, TACQ, bits(3).mse()), 1.0);
+      clearCaches();
+      assertEquals(onDevice.mask().count(), inHost.mask().count());
+      long same = 0;
+      for (Linear l : host.linears()) {
+        Tensor a = onDevice.mask().of(l.name()), b = inHost.mask().of(l.name());
+        assertEquals(io.lowbit.torch.Device.cpu(), b.device(), "the mask stays beside the model");
+        same += a.to(io.lowbit.torch.Device.cpu()).logicalAnd(b).sum().itemLong();
+      }
+      // float32 sums in another order may swap near-equal neighbours at the boundary only
+      assertTrue(same >= onDevice.mask().count() * 995 / 1000, same + " of " + onDevice.mask().count() + " kept weights agree");
+    }
+  }
 }
