@@ -4,11 +4,8 @@
 # the test suite on CUDA (the CPU acceptance runs excluded), then QuantBlocks (GPTQ and TesseraQ
 # per block on Llama-3-8B shapes) and the plain-PyTorch GPTQ baseline. Logs go to $OUT; a table last.
 set -uo pipefail
-out="${OUT:-/tmp/lowbit-out}"; mkdir -p "$out"
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-work=/tmp/lowbit-run; rm -rf "$work"; mkdir -p "$work"
-tar xzf "$here/dist/lowbit-bundle.tgz" -C "$work"
-B="$work/lowbit-bundle"
+. "$(dirname "${BASH_SOURCE[0]}")/device-bundle.sh"
+unpack_bundle
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$out/machine.txt"
 t0=$(date +%s)
 "$B/lowbit" build-bridge >"$out/build.log" 2>&1; build_rc=$?

@@ -5,11 +5,8 @@
 # beside the same measurements in PyTorch.
 # Logs go to $OUT (or /tmp/lowbit-out); a short table is printed last. --tests-only skips the benches.
 set -uo pipefail
-out="${OUT:-/tmp/lowbit-out}"; mkdir -p "$out"
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-work=/tmp/lowbit-run; rm -rf "$work"; mkdir -p "$work"
-tar xzf "$here/dist/lowbit-bundle.tgz" -C "$work"
-B="$work/lowbit-bundle"
+. "$(dirname "${BASH_SOURCE[0]}")/device-bundle.sh"
+unpack_bundle
 {
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
   python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)'

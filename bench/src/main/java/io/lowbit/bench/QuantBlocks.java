@@ -6,12 +6,17 @@ import io.lowbit.model.Model;
 import io.lowbit.model.Progress;
 import io.lowbit.model.RandomModel;
 import io.lowbit.quant.Gptq;
+import io.lowbit.quant.Gradients;
 import io.lowbit.quant.Grid;
+import io.lowbit.quant.Keep;
+import io.lowbit.quant.Mask;
 import io.lowbit.quant.Method;
 import io.lowbit.quant.Quantize;
 import io.lowbit.quant.QuantizedModel;
+import io.lowbit.quant.Saliency;
 import io.lowbit.quant.Tesseraq;
 import io.lowbit.torch.Cuda;
+import io.lowbit.torch.DType;
 import io.lowbit.torch.Device;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -42,7 +47,7 @@ public final class QuantBlocks {
     String preset = "llama3-8b";
     boolean fused = true, tacq = false, host = false;
     int chunk = 16;
-    io.lowbit.torch.DType gradDtype = io.lowbit.torch.DType.F32;
+    DType gradDtype = DType.F32;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--blocks" -> blocks = Integer.parseInt(args[++i]);
@@ -56,7 +61,7 @@ public final class QuantBlocks {
         case "--tacq" -> tacq = true;
         case "--host" -> host = true;
         case "--chunk" -> chunk = Integer.parseInt(args[++i]);
-        case "--grad-dtype" -> gradDtype = io.lowbit.torch.DType.valueOf(args[++i].toUpperCase(Locale.ROOT));
+        case "--grad-dtype" -> gradDtype = DType.valueOf(args[++i].toUpperCase(Locale.ROOT));
         default -> throw new IllegalArgumentException("unknown option " + args[i]);
       }
     }
@@ -64,7 +69,7 @@ public final class QuantBlocks {
     Config l3 = RandomModel.preset(preset);
     Config c = new Config(l3.architecture(), l3.vocabSize(), l3.hiddenSize(), l3.intermediateSize(), blocks, l3.numHeads(),
         l3.numKvHeads(), l3.headDim(), l3.maxPositions(), l3.ropeTheta(), l3.ropeScaling(), l3.rmsNormEps(), false, 1, 2,
-        d.isCuda() ? io.lowbit.torch.DType.BF16 : io.lowbit.torch.DType.F32);
+        d.isCuda() ? DType.BF16 : DType.F32);
     Random rnd = new Random(0);
     List<int[]> seqs = new ArrayList<>();
     for (int w = 0; w < windows; w++) {
@@ -149,23 +154,23 @@ public final class QuantBlocks {
    * chunks of {@code chunk} sequences, scores one linear at a time, masks in host memory. Seconds and
    * peak GPU memory per phase, scaled to the whole model when these are fewer blocks.
    */
-  static void tacq(Model m, Calibration cal, Device d, int blocks, int fullLayers, List<String> rows, io.lowbit.torch.DType gradDtype,
+  static void tacq(Model m, Calibration cal, Device d, int blocks, int fullLayers, List<String> rows, DType gradDtype,
       int chunk) {
     Grid g = Grid.bits(3).mse();
     boolean streamed = !m.device().equals(d);
     System.err.println("TaCQ: model on " + m.device() + ", work on " + d + (streamed ? ", gradients streamed in chunks of " + chunk : ""));
     Phases p = new Phases(d);
-    try (io.lowbit.quant.Gradients grads = streamed
-        ? io.lowbit.quant.Gradients.streamed(m, cal, gradDtype, false, Progress.NONE, d, chunk)
-        : io.lowbit.quant.Gradients.compute(m, cal, gradDtype, false, Progress.NONE)) {
+    try (Gradients grads = streamed
+        ? Gradients.streamed(m, cal, gradDtype, false, Progress.NONE, d, chunk)
+        : Gradients.compute(m, cal, gradDtype, false, Progress.NONE)) {
       p.end("gradients");
       System.err.println("  gradient phases (s): " + grads.phases());
       try (QuantizedModel ref = Quantize.run(m, g, Method.GPTQ, cal, null, Gptq.Options.defaults(), Progress.NONE, d)) {
         p.end("Q_ref");
         System.err.println("  Q_ref phases (s): " + ref.phases());
-        io.lowbit.quant.Saliency sal = new io.lowbit.quant.Saliency(m, grads, ref, null, null);
-        try (io.lowbit.quant.Mask mask = io.lowbit.quant.Keep.global(sal.linears(),
-            l -> sal.scores(io.lowbit.quant.Saliency.Score.TACQ, l, d), 0.0035, m.device())) {
+        Saliency sal = new Saliency(m, grads, ref, null, null);
+        try (Mask mask = Keep.global(sal.linears(),
+            l -> sal.scores(Saliency.Score.TACQ, l, d), 0.0035, m.device())) {
           p.end("scores + top-k");
           try (QuantizedModel q = Quantize.run(m, g, Method.GPTQ, cal, mask, Gptq.Options.defaults(), Progress.NONE, d)) {
             p.end("masked GPTQ");

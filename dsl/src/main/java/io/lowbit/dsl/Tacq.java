@@ -23,6 +23,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
 
 /**
  * TaCQ in the notebook: what is expensive is computed once and kept, keyed by the model's weights
@@ -92,7 +93,7 @@ final class Tacq {
   static Mask keep(Saliency s, Score rule, double percent, Lowbit.KeepScope scope) {
     double f = percent / 100.0;
     Device work = Device.defaultDevice(), home = s.model().device();
-    java.util.function.Function<String, Tensor> scores = l -> s.scores(rule, l, work);
+    Function<String, Tensor> scores = l -> s.scores(rule, l, work);
     return switch (scope) {
       case GLOBAL -> Keep.global(s.linears(), scores, f, home);
       case PER_MATRIX -> Keep.perMatrix(s.linears(), scores, f, home);

@@ -83,9 +83,7 @@ public final class Gradients implements AutoCloseable {
       }
       return new Gradients(abs, square, signed, n, (System.nanoTime() - t0) / 1e9, Map.of());
     } catch (RuntimeException | Error e) {
-      abs.values().forEach(Tensor::close);
-      square.values().forEach(Tensor::close);
-      signed.values().forEach(Tensor::close);
+      closeAll(abs, square, signed);
       throw e;
     } finally {
       if (g != m) g.close();
@@ -223,9 +221,7 @@ public final class Gradients implements AutoCloseable {
       }
       return new Gradients(abs, square, signed, n, (System.nanoTime() - t0) / 1e9, phases);
     } catch (RuntimeException | Error e) {
-      abs.values().forEach(Tensor::close);
-      square.values().forEach(Tensor::close);
-      signed.values().forEach(Tensor::close);
+      closeAll(abs, square, signed);
       throw e;
     }
   }
@@ -281,9 +277,12 @@ public final class Gradients implements AutoCloseable {
 
   @Override
   public void close() {
-    abs.values().forEach(Tensor::close);
-    square.values().forEach(Tensor::close);
-    signed.values().forEach(Tensor::close);
+    closeAll(abs, square, signed);
+  }
+
+  @SafeVarargs
+  private static void closeAll(Map<String, Tensor>... sums) {
+    for (Map<String, Tensor> m : sums) m.values().forEach(Tensor::close);
   }
 
   @Override

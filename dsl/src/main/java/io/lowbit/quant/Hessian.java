@@ -17,7 +17,8 @@ import io.lowbit.torch.Torch;
  * (2.7 of 3.8 s on Llama-3-8B shapes).
  */
 final class Hessian implements AutoCloseable {
-  private static volatile boolean MIXED_PRODUCT = !"0".equals(System.getenv("LOWBIT_HESSIAN_MIXED"));
+  /** aten::mm.dtype exists from PyTorch 2.8 on; LOWBIT_HESSIAN_MIXED=0 takes the float32 product anyway. */
+  private static final boolean MIXED_PRODUCT = !"0".equals(System.getenv("LOWBIT_HESSIAN_MIXED")) && Torch.hasOp("aten::mm", "dtype");
 
   private final Tensor h; // [c, c] float32
   private long sequences;
@@ -35,12 +36,8 @@ final class Hessian implements AutoCloseable {
       sequences += m;
       if (MIXED_PRODUCT && input.device().isCuda() && (input.dtype() == DType.BF16 || input.dtype() == DType.F16)) {
         Tensor x = input.reshape(-1, c);
-        try {
-          h.addInPlace(Torch.call1("aten::mm", "dtype", x.t(), x, DType.F32), 2.0 / sequences);
-          return;
-        } catch (RuntimeException e) { // a torch before 2.8 has no mm.dtype: the float32 copy, from now on
-          MIXED_PRODUCT = false;
-        }
+        h.addInPlace(Torch.call1("aten::mm", "dtype", x.t(), x, DType.F32), 2.0 / sequences);
+        return;
       }
       Tensor x = input.reshape(-1, c).to(DType.F32);                  // [m·T, c]
       x = x.mul(Math.sqrt(2.0 / sequences));

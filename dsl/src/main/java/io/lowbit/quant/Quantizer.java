@@ -58,13 +58,14 @@ final class Quantizer {
       Tensor empty = xmin.eq(0.0).logicalAnd(xmax.eq(0.0));          // an all-zero row: use [−1, 1]
       xmin = xmin.maskedFill(empty, -1);
       xmax = xmax.maskedFill(empty, 1);
-      Params best = params(xmin, xmax, g);
       if (g.mseSearch() && fused) {
         Tensor scale = Torch.zeros(DType.F32, w.device(), w.size(0), 1), zero = Torch.zeros(DType.F32, w.device(), w.size(0), 1);
         Torch.mseGrid(w.contiguous(), xmin.contiguous(), xmax.contiguous(), g.maxq(), g.norm(), g.mseGrid(),
             (int) (g.maxShrink() * g.mseGrid()), g.sym(), scale, zero);
-        best = new Params(scale, zero);
-      } else if (g.mseSearch()) {
+        return new Params(s.keep(scale), s.keep(zero)).escape();
+      }
+      Params best = params(xmin, xmax, g);
+      if (g.mseSearch()) {
         Tensor bestErr = Torch.full(Double.POSITIVE_INFINITY, DType.F32, w.device(), w.size(0), 1);
         int steps = (int) (g.maxShrink() * g.mseGrid());
         for (int i = 0; i < steps; i++) {
