@@ -8,7 +8,7 @@ cd "$LOWBIT_ROOT"
 find_jdk
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-bash install/kernelspec.sh "$tmp" >/dev/null
+bash install/kernelspec.sh "$tmp" >/dev/null 2>&1 || bash install/kernelspec.sh "$tmp"   # quiet unless it fails
 export JUPYTER_PATH="$tmp" JUPYTER_RUNTIME_DIR="$tmp/runtime" JUPYTER_CONFIG_DIR="$tmp/config" JUPYTER_DATA_DIR="$tmp/data"
 say "kernel tests with real Jupyter clients"
-/usr/bin/python3 -m pytest -q -p no:cacheprovider -o addopts="" kernel/src/test/python "$@"
+/usr/bin/python3 -m pytest -q --color=no -p no:cacheprovider -o addopts="" kernel/src/test/python "$@"

@@ -7,11 +7,20 @@ cd "$LOWBIT_ROOT"
 LOWBIT_TEST_PACKAGES=1 bash install/install.sh
 find_jdk
 say "running the test suite"
+reports=$(mktemp -d)
+trap 'rm -rf "$reports"' EXIT
+rm -rf dsl/target/surefire-reports bench/target/surefire-reports kernel/target/surefire-reports
 set +e
-mvn -B test -Dstyle.color=never 2>&1 | grep -v '^WARNING: \(A terminally\|sun.misc\|Please consider\)'
+# -fae: a failing module does not stop the others' tests (a module that depends on one that
+# failed to build is still skipped, and the summary says Maven failed)
+mvn -B -fae test -Dstyle.color=never 2>&1 | grep -v '^WARNING: \(A terminally\|sun.misc\|Please consider\)'
 java_rc=${PIPESTATUS[0]}
 set -e
 kernel_rc=0
-bash install/test-kernel.sh || kernel_rc=$?
-say "Java tests: $([ "$java_rc" = 0 ] && echo passed || echo "FAILED ($java_rc)"); kernel tests: $([ "$kernel_rc" = 0 ] && echo passed || echo "FAILED ($kernel_rc)")"
+bash install/test-kernel.sh --junitxml="$reports/kernel-python.xml" || kernel_rc=$?
+say "summary of every module's tests (Java: Maven Surefire; kernel: pytest)"
+/usr/bin/python3 install/test_summary.py dsl/target/surefire-reports bench/target/surefire-reports \
+  kernel/target/surefire-reports "$reports/kernel-python.xml"
+[ "$java_rc" = 0 ] || say "error: Maven exited with status $java_rc (a build or test failure above)"
+[ "$kernel_rc" = 0 ] || say "error: the kernel's pytest run exited with status $kernel_rc"
 [ "$java_rc" = 0 ] && [ "$kernel_rc" = 0 ]
