@@ -31,12 +31,12 @@ import java.util.Random;
  * block costs the same, so the whole model is 32 × a block), calibration = N random windows of T
  * tokens (128 × 2048). GPTQ per-row 4-bit and 3-bit group 128: seconds per block split into
  * Hessian collection, column sweep and propagation. TesseraQ W2 g128 on the full 20 thresholds with
- * {@code iterations} per round (default 25, the reference 250): seconds for initialisation (AWQ
- * and clip) and per training iteration, and the projected full-schedule block and model. Peak GPU
- * memory for each. {@code --tacq} adds TaCQ end to end per phase; {@code --host} keeps the model
- * in host memory and streams the work to the GPU ({@code --chunk N} sequences per gradient chunk,
- * default 16; {@code --grad-dtype bf16} for 16-bit gradients; {@code --blocks 32} is the whole 8B
- * model). Prints a markdown table.
+ * {@code iterations} per round (default 25; TesseraQ's configurations use 250): seconds for
+ * initialisation (AWQ and clip) and per training iteration, and the projected full-schedule block
+ * and model. Peak GPU memory for each. {@code --tacq} adds TaCQ end to end per phase;
+ * {@code --host} keeps the model in host memory and streams the work to the GPU
+ * ({@code --chunk N} sequences per gradient chunk, default 16; {@code --grad-dtype bf16} for 16-bit
+ * gradients; {@code --blocks 32} is the whole 8B model). Prints a markdown table.
  */
 public final class QuantBlocks {
   private QuantBlocks() {}
@@ -147,12 +147,13 @@ public final class QuantBlocks {
   }
 
   /**
-   * TaCQ end to end as the DSL runs it (tacq.md): Σ_s|∂L_s/∂W| in {@code gradDtype} (float32, the
-   * reference's default) over the calibration sequences, Q_ref = unmasked GPTQ at 3 bits per row with
-   * the MSE search, TaCQ scores of every weight and a global top 0.35 %, then masked GPTQ. With the
-   * model in host memory (--host) the work is on the GPU block by block: gradients streamed in
-   * chunks of {@code chunk} sequences, scores one linear at a time, masks in host memory. Seconds and
-   * peak GPU memory per phase, scaled to the whole model when these are fewer blocks.
+   * TaCQ end to end as the DSL runs it (arXiv 2504.07389): Σ_s|∂L_s/∂W| in {@code gradDtype} (float32,
+   * the default of the official code, The-Inscrutable-X/TACQ measure_importances.py) over the
+   * calibration sequences, Q_ref = unmasked GPTQ at 3 bits per row with the MSE search, TaCQ scores of
+   * every weight and a global top 0.35 %, then masked GPTQ. With the model in host memory (--host) the
+   * work is on the GPU block by block: gradients streamed in chunks of {@code chunk} sequences, scores
+   * one linear at a time, masks in host memory. Seconds and peak GPU memory per phase, scaled to the
+   * whole model when these are fewer blocks.
    */
   static void tacq(Model m, Calibration cal, Device d, int blocks, int fullLayers, List<String> rows, DType gradDtype,
       int chunk) {

@@ -14,7 +14,8 @@ import java.util.Locale;
  * The quantization core's acceptance table ({@code ./lowbit run io.lowbit.bench.QuantTable}):
  * stories260K; calibration = the first 128 windows of 512 tokens of tinystories_train_excerpt.txt
  * tokenized whole as [BOS] + encode(text); asymmetric min/max grid; damping 1 %; block 128; no
- * act-order; true-sequential; perplexity on tinystories_val.txt by the data README's protocol.
+ * act-order; true-sequential; perplexity on tinystories_val.txt by GPTQ's protocol
+ * ({@link io.lowbit.eval.Perplexity}).
  */
 public final class QuantTable {
   private QuantTable() {}

@@ -10,7 +10,7 @@ import io.lowbit.model.Progress;
 /**
  * The quantization tables' shared protocol: stories260K, calibration = the first 128 windows of
  * 512 tokens of tinystories_train_excerpt.txt tokenized whole as [BOS] + encode(text), perplexity
- * on all windows of tinystories_val.txt by the data README's protocol.
+ * on all windows of tinystories_val.txt by GPTQ's protocol ({@link Perplexity}).
  */
 record StoriesAcceptance(Model fp, Calibration cal, String val, Perplexity.Options po) implements AutoCloseable {
   static StoriesAcceptance load() {

@@ -12,12 +12,12 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * TaCQ's acceptance table ({@code ./lowbit run io.lowbit.bench.TacqTable}), by the issue's protocol:
+ * TaCQ's acceptance table ({@code ./lowbit run io.lowbit.bench.TacqTable}), by this protocol:
  * stories260K; calibration = the first 128 windows of 512 tokens of tinystories_train_excerpt.txt
  * ([BOS] + encode of the whole text); Q_ref = unmasked per-row asymmetric GPTQ with the MSE search;
  * keep 0.35 % globally; masked GPTQ on the same grid; perplexity on all of tinystories_val.txt
- * (data README protocol). RTN and GPTQ use the same MSE grid. Then the saliency ablation at the
- * same budget: only the score changes.
+ * (GPTQ's protocol, {@link io.lowbit.eval.Perplexity}). RTN and GPTQ use the same MSE grid. Then
+ * the saliency ablation at the same budget: only the score changes.
  */
 public final class TacqTable {
   private TacqTable() {}

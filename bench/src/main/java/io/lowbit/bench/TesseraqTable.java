@@ -17,7 +17,8 @@ import java.util.Locale;
  * stories260K; calibration = the first 128 windows of 512 tokens of tinystories_train_excerpt.txt;
  * perplexity on tinystories_val.txt; RTN and GPTQ on GPTQ's grid, AWQ and TesseraQ on llmc's
  * min-max grid; 2 and 3 bits, per row and group 32. The schedule defaults to 10 thresholds × 50
- * iterations (the reference: 20 × 250).
+ * iterations (TesseraQ's configurations, Intelligent-Computing-Lab-Yale/TesseraQ
+ * configs/quantization: 20 × 250).
  */
 public final class TesseraqTable {
   private TesseraqTable() {}

@@ -20,10 +20,11 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * GSM8K 8-shot chain of thought as TaCQ evaluates it (tacq.md §7.2): the 8 standard exemplars of
- * Wei et al. (2022), reshuffled for every question with a seeded generator, "Q: …\nA: … The answer
- * is n.\n\n", the prompt ending "Q: {question}\nA:"; the answer extracted after the first "the
- * answer is" and compared as a string with the number after "#### ".
+ * GSM8K 8-shot chain of thought as TaCQ evaluates it (arXiv 2504.07389; The-Inscrutable-X/TACQ
+ * datasets_directory/GSM8k): the 8 standard exemplars of Wei et al. (arXiv 2201.11903, Table 20),
+ * reshuffled for every question with a seeded generator, "Q: …\nA: … The answer is n.\n\n", the
+ * prompt ending "Q: {question}\nA:"; the answer extracted after the first "the answer is" and
+ * compared as a string with the number after "#### ".
  */
 public final class Gsm8k {
   private Gsm8k() {}
@@ -55,7 +56,7 @@ public final class Gsm8k {
     }
   }
 
-  /** Greedy by default; the paper's sampling (T 0.8, top-p 0.95) with {@link #sampled}. */
+  /** Greedy by default; TaCQ's sampling (its GSM8K script's T 0.8, top-p 0.95) with {@link #sampled}. */
   public record Options(int limit, long seed, int maxNewTokens, String stop, double temperature, double topP, int batch) {
     public static Options defaults() {
       return new Options(0, 1234, 256, "\nQ:", 0, 1, 64);
@@ -101,9 +102,9 @@ public final class Gsm8k {
   private static final Pattern NUMBER = Pattern.compile("-?[0-9]+\\.?[0-9]*");
 
   /**
-   * The paper's extraction: lowercase; the text after the first "the answer is" (else all of it);
-   * commas removed; the first number after the phrase (else the last number); one trailing "."
-   * stripped; "[invalid]" when there is none.
+   * TaCQ's extraction (its script in datasets_directory/GSM8k): lowercase; the text after the first
+   * "the answer is" (else all of it); commas removed; the first number after the phrase (else the
+   * last number); one trailing "." stripped; "[invalid]" when there is none.
    */
   public static String extract(String completion) {
     String text = completion.toLowerCase(Locale.ROOT);

@@ -20,7 +20,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 /**
- * MMLU 5-shot as TaCQ evaluates it (tacq.md §7.3): the subject's dev examples in Hendrycks' format,
+ * MMLU 5-shot as TaCQ evaluates it (arXiv 2504.07389; The-Inscrutable-X/TACQ datasets_directory/MMLU):
+ * the subject's dev examples in Hendrycks' format (Hendrycks et al., arXiv 2009.03300),
  * by default the last 25 % of each subject's test split, prediction = the argmax of the last
  * position's logits over " A", " B", " C", " D" (their log-likelihoods when a letter is not one
  * token); micro accuracy per subject group and per subject. The prompts of a subject share their

@@ -9,8 +9,10 @@ import java.util.List;
 import java.util.Random;
 
 /**
- * Calibration sets made of whole task examples (tacq.md §1.3): the examples are shuffled with the
- * seed and taken in order until the next would pass the token budget; no packing, no padding.
+ * Calibration sets made of whole task examples, as TaCQ calibrates (Xiao et al., arXiv 2504.07389,
+ * App. D.5 and Table 9; the official code, github.com/The-Inscrutable-X/TACQ): the examples are
+ * shuffled with the seed and taken in order until the next would pass the token budget (128 × 2048
+ * in the paper); no packing, no padding.
  * An example longer than the model's context keeps its last {@code maxLength} tokens (its answer),
  * with BOS first.
  */

@@ -36,7 +36,7 @@ import java.util.Map;
 final class SafetensorsHeader {
   static final String METADATA = "__metadata__";
 
-  /** Larger headers are refused before being read; the reference implementation uses the same bound. */
+  /** Larger headers are refused before being read (huggingface/safetensors, src/tensor.rs, has the same bound). */
   static final long MAX_HEADER_BYTES = 100_000_000L;
 
   static final ValueLayout.OfLong U64_LE =
@@ -252,9 +252,10 @@ final class SafetensorsHeader {
   // ---------------------------------------------------------------- writing
 
   /**
-   * The header bytes for {@code entries} (listed in this order), padded with spaces to a multiple of
-   * 8 bytes, as the reference writer does, so the data region starts 8-byte aligned; and to at least
-   * {@code minLength} bytes, which lets a writer fill space it reserved before knowing the header.
+   * The header bytes for {@code entries} (listed in this order), padded with spaces to a multiple
+   * of 8 bytes, as huggingface/safetensors writes them, so the data region starts 8-byte aligned;
+   * and to at least {@code minLength} bytes, which lets a writer fill space it reserved before
+   * knowing the header.
    */
   static byte[] encode(Map<String, String> metadata, List<Entry> entries, long minLength) {
     StringWriter text = new StringWriter();

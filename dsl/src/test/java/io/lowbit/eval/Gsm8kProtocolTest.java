@@ -7,7 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
-/** GSM8K's prompt and answer extraction, as tacq.md §7.2 describes them. */
+/**
+ * GSM8K's prompt and answer extraction as TaCQ's evaluation script does them (The-Inscrutable-X/TACQ,
+ * datasets_directory/GSM8k).
+ */
 class Gsm8kProtocolTest {
   @Test
   void extractionFollowsThePaper() {

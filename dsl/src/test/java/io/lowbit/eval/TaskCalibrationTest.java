@@ -11,7 +11,10 @@ import io.lowbit.model.Tokenizer;
 import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 
-/** Task calibration sets (tacq.md §1.3): whole examples in the paper's format, filled up to a token budget, seeded. */
+/**
+ * Task calibration sets as TaCQ builds them (arXiv 2504.07389, App. D.5, Table 9): whole examples in
+ * the paper's format, filled up to a token budget, seeded.
+ */
 class TaskCalibrationTest {
   static final Tokenizer TOK = Llama2cTokenizer.load(TestData.stories260KTokenizer(), 512);
 
