@@ -3,7 +3,7 @@ package io.lowbit.bench;
 import static io.lowbit.dsl.Lowbit.*;
 
 import io.lowbit.data.Calibration;
-import io.lowbit.dsl.Lowbit.Scores;
+import io.lowbit.dsl.Scores;
 import io.lowbit.model.Model;
 import io.lowbit.quant.Grid;
 import io.lowbit.quant.QuantizedModel;

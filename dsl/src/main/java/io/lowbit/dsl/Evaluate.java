@@ -6,8 +6,10 @@ import io.lowbit.eval.MultipleChoice;
 import io.lowbit.eval.Perplexity;
 import io.lowbit.model.Model;
 import io.lowbit.model.Progress;
+import io.lowbit.quant.QuantizedModel;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -22,6 +24,24 @@ final class Evaluate {
 
   static void clearCache() {
     CACHE.clear();
+  }
+
+  /** A row per metric of each task, labelled with the model's name. */
+  static Table table(Model m, Task... tasks) {
+    return table(m, m.name(), tasks);
+  }
+
+  /** The quantized model's dense weights, labelled with its method, grid and the share of weights kept. */
+  static Table table(QuantizedModel q, Task... tasks) {
+    String kept = q.kept() == 0 ? "" : String.format(Locale.ROOT, ", %.2f%% kept", 100.0 * q.kept() / q.weights());
+    return table(q.model(), q.model().name() + " " + q.method() + " " + q.grid() + kept, tasks);
+  }
+
+  private static Table table(Model m, String label, Task... tasks) {
+    List<List<Object>> rows = new ArrayList<>();
+    String fingerprint = m.fingerprint(); // one pass over the weights, whatever the number of tasks
+    for (Task t : tasks) rows.addAll(rows(m, fingerprint, label, t, Lowbit.progress()));
+    return Table.of("eval", COLUMNS, rows);
   }
 
   /** {@code fingerprint} is {@link Model#fingerprint()}, computed once by the caller for all its tasks. */

@@ -1,7 +1,6 @@
 package io.lowbit.dsl;
 
 import io.lowbit.data.Calibration;
-import io.lowbit.data.DataFiles;
 import io.lowbit.eval.MultipleChoice;
 import io.lowbit.model.Generation;
 import io.lowbit.model.Model;
@@ -13,17 +12,15 @@ import io.lowbit.quant.Mask;
 import io.lowbit.quant.Method;
 import io.lowbit.quant.Tesseraq;
 import io.lowbit.quant.Quantize;
-import io.lowbit.quant.Saliency;
 import io.lowbit.quant.Saliency.Score;
 import io.lowbit.quant.QuantizedModel;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Supplier;
 
 /**
- * The DSL's verbs, for {@code import static io.lowbit.dsl.Lowbit.*}:
+ * The DSL's verbs, for {@code import static io.lowbit.dsl.Lowbit.*}. Each verb is one call: the
+ * work lives in the classes beside this one ({@link Sweep}, {@link Comparison}, {@link Kept}, ...)
+ * and in the library, so this file reads as the list of what a notebook can say.
  *
  * <pre>{@code
  * var m = load("data/models/stories260K");
@@ -33,82 +30,76 @@ import java.util.function.Supplier;
 public final class Lowbit {
   private Lowbit() {}
 
-  private static volatile Supplier<Progress> progress = () -> new ConsoleProgress(System.err);
-
-  /** The notebook kernel installs its own progress display here. */
+  /** The notebook kernel installs its own progress display here; the default prints lines to stderr. */
   public static void setProgress(Supplier<Progress> p) {
-    progress = p;
+    ProgressDisplay.use(p);
   }
 
   static Progress progress() {
-    return progress.get();
+    return ProgressDisplay.open();
   }
 
   // ---------------------------------------------------------------- models
 
-  /** A Hugging Face folder, a llama2.c .bin (or its folder), or "random:&lt;preset&gt;", on the default device. */
+  /**
+   * A Hugging Face folder, a llama2.c .bin (or its folder), or "random:&lt;preset&gt;", on the default
+   * device: {@code load("random:llama3-8b")}.
+   */
   public static Model load(String spec) {
     return Models.load(spec);
   }
 
-  /** {@link #load(String)} with options: {@code load("stories260K", Models.Options.defaults().device(Device.cpu()))}. */
+  /** {@link #load(String)} with options: {@code load("stories260K", Models.Options.defaults().on(Device.cpu()))}. */
   public static Model load(String spec, Models.Options options) {
     return Models.load(spec, options);
   }
 
   /**
    * Continues {@code prompt} with up to {@code maxNewTokens} tokens, greedily (the same text every
-   * time); the result prints as the prompt followed by the continuation.
+   * time); the result prints as the prompt followed by the continuation: {@code generate(m, "Once upon a time", 60)}.
    */
   public static Generation.Completion generate(Model m, String prompt, int maxNewTokens) {
     return Generation.generate(m, prompt, Generation.Options.greedy(maxNewTokens));
   }
 
-  /** {@link #generate(Model, String, int)} with sampling: temperature, top-p and a seed. */
+  /**
+   * {@link #generate(Model, String, int)} with sampling (temperature, top-p, seed):
+   * {@code generate(m, "Once upon a time", 60, 0.8, 0.95, 1)}.
+   */
   public static Generation.Completion generate(Model m, String prompt, int maxNewTokens, double temperature,
                                                double topP, long seed) {
-    return Generation.generate(m, prompt, Generation.Options.greedy(maxNewTokens).withSampling(temperature, topP, seed));
+    return Generation.generate(m, prompt,
+        Generation.Options.greedy(maxNewTokens).withSampling(temperature, topP, seed));
   }
 
   // ---------------------------------------------------------------- texts
 
-  /** A named text: its name and contents. */
-  public record Text(String name, String contents) {
-    @Override
-    public String toString() {
-      return "Text[" + name + ", " + contents.length() + " chars]";
-    }
-  }
-
-  /** The TinyStories validation stories shipped in data/text. */
+  /** The TinyStories validation stories shipped in data/text: {@code perplexity(tinystories())}. */
   public static Text tinystories() {
-    return file("text/tinystories_val.txt", "tinystories-val");
+    return Text.data("text/tinystories_val.txt", "tinystories-val");
   }
 
-  /** An excerpt of the TinyStories training stories shipped in data/text: calibrate on this, measure on {@link #tinystories()}. */
+  /**
+   * An excerpt of the TinyStories training stories shipped in data/text: calibrate on this, measure
+   * on {@link #tinystories()}: {@code calibrate(m, tinystoriesTrain(), 32, 256)}.
+   */
   public static Text tinystoriesTrain() {
-    return file("text/tinystories_train_excerpt.txt", "tinystories-train");
+    return Text.data("text/tinystories_train_excerpt.txt", "tinystories-train");
   }
 
-  /** WikiText-2 raw test split (from the data folder; see data/README.md). */
+  /** WikiText-2 raw test split (from the data folder; see data/README.md): {@code perplexity(wikitext2())}. */
   public static Text wikitext2() {
-    return file("text/wikitext2_test_raw.txt", "wikitext2-test");
+    return Text.data("text/wikitext2_test_raw.txt", "wikitext2-test");
   }
 
-  /** The C4 sample. */
+  /** The C4 sample: {@code perplexity(c4())}. */
   public static Text c4() {
-    return file("text/c4_sample.txt", "c4-sample");
+    return Text.data("text/c4_sample.txt", "c4-sample");
   }
 
-  /** A text file by path, or by its path under a data folder. */
+  /** A text file by path, or by its path under a data folder: {@code text("text/tinystories_val.txt")}. */
   public static Text text(String path) {
-    Path p = Path.of(path);
-    if (Files.isRegularFile(p)) return new Text(p.getFileName().toString(), DataFiles.readText(p));
-    return file(path, Path.of(path).getFileName().toString());
-  }
-
-  private static Text file(String relative, String name) {
-    return new Text(name, DataFiles.readText(DataFiles.find(relative)));
+    return Text.of(path);
   }
 
   // ---------------------------------------------------------------- quantization
@@ -125,24 +116,25 @@ public final class Lowbit {
     return Grid.bits(n);
   }
 
-  /** The first {@code n} windows of the model's context (capped at 2048) of [BOS] + the text. */
+  /**
+   * The first {@code n} windows of the model's context (capped at 2048) of [BOS] + the text:
+   * {@code calibrate(m, tinystoriesTrain(), 128)}.
+   */
   public static Calibration calibrate(Model m, Text text, int n) {
-    return calibrate(m, text, n, Math.min(m.config().maxPositions(), 2048));
+    return Calibrations.firstWindows(m, text, n);
   }
 
-  /** The first {@code n} windows of {@code length} tokens of [BOS] + the text. */
+  /**
+   * The first {@code n} windows of {@code length} tokens of [BOS] + the text:
+   * {@code calibrate(m, c4(), 128, 2048)}.
+   */
   public static Calibration calibrate(Model m, Text text, int n, int length) {
-    return Calibration.firstWindows(text.name(), tokenizer(m), text.contents(), n, length);
+    return Calibrations.firstWindows(m, text, n, length);
   }
 
-  /** n windows at random starts, seeded (GPTQ's sampling). */
+  /** n windows at random starts, seeded (GPTQ's sampling): {@code calibrateSampled(m, c4(), 128, 2048, 0)}. */
   public static Calibration calibrateSampled(Model m, Text text, int n, int length, long seed) {
-    return Calibration.sampledWindows(text.name(), tokenizer(m), text.contents(), n, length, seed);
-  }
-
-  private static io.lowbit.model.Tokenizer tokenizer(Model m) {
-    if (m.tokenizer() == null) throw new IllegalArgumentException(m.name() + " has no tokenizer to cut text with");
-    return m.tokenizer();
+    return Calibrations.sampledWindows(m, text, n, length, seed);
   }
 
   /** RTN needs no calibration: {@code quantize(m, bits(4), RTN)}. */
@@ -188,94 +180,68 @@ public final class Lowbit {
   /**
    * TesseraQ's reconstruction, block by block: the loss of round-to-nearest on the initial grid and
    * after training, the reduction, seconds, whether it was resumed; and a chart of each block's mean
-   * training loss per round.
+   * training loss per round: {@code reconstruction(tq).chart()}.
    */
   public static Comparison reconstruction(QuantizedModel q) {
-    List<io.lowbit.quant.Tesseraq.BlockLoss> bs = q.reconstruction();
-    if (bs.isEmpty()) throw new IllegalArgumentException(q.method() + " has no block reconstruction; quantize with TESSERAQ");
-    List<List<Object>> rows = new ArrayList<>();
-    java.util.Map<String, List<Double>> series = new java.util.LinkedHashMap<>();
-    int rounds = 0;
-    for (var b : bs) {
-      rows.add(List.of(b.block(), b.nearestLoss(), b.finalLoss(), 100 * (1 - b.finalLoss() / b.nearestLoss()), b.seconds(),
-          b.resumed() ? "yes" : "no"));
-      if (!b.roundLoss().isEmpty()) series.put("block " + b.block(), b.roundLoss());
-      rounds = Math.max(rounds, b.roundLoss().size());
-    }
-    Table t = Table.of("TesseraQ reconstruction, " + q.grid(), List.of("block", "loss (nearest)", "loss (TesseraQ)", "reduction %",
-        "seconds", "resumed"), rows);
-    List<Integer> x = new ArrayList<>();
-    for (int r = 1; r <= rounds; r++) x.add(r);
-    final int n = rounds;
-    series.values().removeIf(l -> l.size() != n);
-    return new Comparison(t, Chart.lines("block loss per PAR round", "round", "mean training loss", x, series));
+    return Reconstruction.of(q);
   }
 
-  /** One row per quantized model: method, grid, bits both ways, time. */
+  /** One row per quantized model: method, grid, bits both ways, time: {@code summary(q, r)}. */
   public static Table summary(QuantizedModel... models) {
-    List<List<Object>> rows = new ArrayList<>();
-    for (QuantizedModel q : models)
-      rows.add(List.of(q.model().name(), q.method().name(), q.grid().toString(), q.paperBits(), q.storageBits(), q.seconds()));
-    return Table.of("quantized", List.of("model", "method", "grid", "bits (papers)", "bits (storage)", "seconds"), rows);
+    return Summary.of(models);
   }
 
   // ---------------------------------------------------------------- evaluation
 
   /**
    * Perplexity on a text, by the data README's protocol (windows of the model's context, capped at
-   * 2048); {@code .window(512)} and {@code .first(40)} change the windows.
+   * 2048); other windows: {@code perplexity(wikitext2()).window(512).first(40)}.
    */
   public static Task.Perplexity perplexity(Text text) {
     return new Task.Perplexity(text, 0, 0, 0);
   }
 
-  /** ARC-Easy: acc and acc_norm (lm-evaluation-harness); {@code .limit(200)} for a subset. */
-  public static Task.Choice arcEasy() { return choice(MultipleChoice.Task.ARC_EASY); }
-  /** ARC-Challenge: acc and acc_norm. */
-  public static Task.Choice arcChallenge() { return choice(MultipleChoice.Task.ARC_CHALLENGE); }
-  /** PIQA: acc and acc_norm. */
-  public static Task.Choice piqa() { return choice(MultipleChoice.Task.PIQA); }
-  /** BoolQ: acc. */
-  public static Task.Choice boolq() { return choice(MultipleChoice.Task.BOOLQ); }
-  /** OpenBookQA: acc and acc_norm. */
-  public static Task.Choice openbookqa() { return choice(MultipleChoice.Task.OPENBOOKQA); }
-  /** HellaSwag: acc and acc_norm. */
-  public static Task.Choice hellaswag() { return choice(MultipleChoice.Task.HELLASWAG); }
-  /** Winogrande, partial scoring: acc. */
-  public static Task.Choice winogrande() { return choice(MultipleChoice.Task.WINOGRANDE); }
-  /** LAMBADA (OpenAI): last-word accuracy and perplexity. */
-  public static Task.Choice lambada() { return choice(MultipleChoice.Task.LAMBADA); }
+  /** ARC-Easy: acc and acc_norm (lm-evaluation-harness); a subset: {@code arcEasy().limit(200)}. */
+  public static Task.Choice arcEasy() { return Task.Choice.of(MultipleChoice.Task.ARC_EASY); }
+  /** ARC-Challenge: acc and acc_norm: {@code eval(m, arcChallenge())}. */
+  public static Task.Choice arcChallenge() { return Task.Choice.of(MultipleChoice.Task.ARC_CHALLENGE); }
+  /** PIQA: acc and acc_norm: {@code eval(m, piqa())}. */
+  public static Task.Choice piqa() { return Task.Choice.of(MultipleChoice.Task.PIQA); }
+  /** BoolQ: acc: {@code eval(m, boolq())}. */
+  public static Task.Choice boolq() { return Task.Choice.of(MultipleChoice.Task.BOOLQ); }
+  /** OpenBookQA: acc and acc_norm: {@code eval(m, openbookqa())}. */
+  public static Task.Choice openbookqa() { return Task.Choice.of(MultipleChoice.Task.OPENBOOKQA); }
+  /** HellaSwag: acc and acc_norm: {@code eval(m, hellaswag())}. */
+  public static Task.Choice hellaswag() { return Task.Choice.of(MultipleChoice.Task.HELLASWAG); }
+  /** Winogrande, partial scoring: acc: {@code eval(m, winogrande())}. */
+  public static Task.Choice winogrande() { return Task.Choice.of(MultipleChoice.Task.WINOGRANDE); }
+  /** LAMBADA (OpenAI): last-word accuracy and perplexity: {@code eval(m, lambada())}. */
+  public static Task.Choice lambada() { return Task.Choice.of(MultipleChoice.Task.LAMBADA); }
 
-  private static Task.Choice choice(MultipleChoice.Task t) {
-    return new Task.Choice(t, 0, 1234);
-  }
-
-  /** GSM8K 8-shot chain of thought (greedy; {@code .sampled()} for the paper's T 0.8, top-p 0.95). */
+  /** GSM8K 8-shot chain of thought, greedy; the paper's T 0.8, top-p 0.95: {@code gsm8k().limit(50).sampled()}. */
   public static Task.Gsm8k gsm8k() {
     return new Task.Gsm8k(io.lowbit.eval.Gsm8k.Options.defaults());
   }
 
-  /** MMLU 5-shot on the last quarter of every subject's test split. */
+  /** MMLU 5-shot on the last quarter of every subject's test split: {@code eval(m, mmlu().limit(5))}. */
   public static Task.Mmlu mmlu() {
     return new Task.Mmlu(0.25, 0);
   }
 
-  /** Measures each task on the model; a row per metric. Results are cached per (weights, task settings). */
+  /**
+   * Measures each task on the model; a row per metric. Results are cached per (weights, task settings):
+   * {@code eval(m, perplexity(tinystories()), arcEasy())}.
+   */
   public static Table eval(Model m, Task... tasks) {
-    return eval(m, m.name(), tasks);
+    return Evaluate.table(m, tasks);
   }
 
-  /** {@link #eval(Model, Task...)} on the quantized model's dense weights, labelled with its method and grid. */
+  /**
+   * {@link #eval(Model, Task...)} on the quantized model's dense weights, labelled with its method and grid:
+   * {@code eval(q, perplexity(wikitext2()))}.
+   */
   public static Table eval(QuantizedModel q, Task... tasks) {
-    String kept = q.kept() == 0 ? "" : String.format(java.util.Locale.ROOT, ", %.2f%% kept", 100.0 * q.kept() / q.weights());
-    return eval(q.model(), q.model().name() + " " + q.method() + " " + q.grid() + kept, tasks);
-  }
-
-  private static Table eval(Model m, String label, Task... tasks) {
-    List<List<Object>> rows = new ArrayList<>();
-    String fingerprint = m.fingerprint(); // one pass over the weights, whatever the number of tasks
-    for (Task t : tasks) rows.addAll(Evaluate.rows(m, fingerprint, label, t, progress()));
-    return Table.of("eval", Evaluate.COLUMNS, rows);
+    return Evaluate.table(q, tasks);
   }
 
   /**
@@ -287,7 +253,10 @@ public final class Lowbit {
     return Chart.lines(title, xTitle, yTitle, x, series);
   }
 
-  /** A grouped bar chart of a table's numeric columns from {@code firstMetric} on, a bar per row. */
+  /**
+   * A grouped bar chart of a table's numeric columns from {@code firstMetric} on, a bar per row:
+   * {@code bars("W3", compare(List.of(m, q), arcEasy()).table(), 2)}.
+   */
   public static Chart bars(String title, Table t, int firstMetric) {
     return Chart.groupedBars(title, t, firstMetric);
   }
@@ -311,87 +280,56 @@ public final class Lowbit {
   /** SpQR's Hessian-based sensitivity (an ablation baseline). */
   public static final Score HESSIAN = Score.HESSIAN;
 
-  /** Where the top scores are taken: over the whole model (the paper), per matrix, or per row. */
-  public enum KeepScope { GLOBAL, PER_MATRIX, PER_ROW }
-
   /**
-   * GSM8K calibration (tacq.md §1.3): whole train examples (8 shuffled CoT exemplars, the question,
-   * its full solution, " The answer is n.") up to {@code sequences} × {@code length} tokens, seeded.
+   * GSM8K calibration as TaCQ builds it (arXiv 2504.07389; The-Inscrutable-X/TACQ, datasets_directory/GSM8k):
+   * whole train examples (8 shuffled CoT exemplars, the question, its full solution, " The answer is n.")
+   * up to {@code sequences} × {@code length} tokens, seeded: {@code calibrateGsm8k(m, 128, 2048, 0)}.
    */
   public static Calibration calibrateGsm8k(Model m, int sequences, int length, long seed) {
-    return io.lowbit.eval.TaskCalibration.gsm8k(tokenizer(m), (long) sequences * length, length, seed);
+    return Calibrations.gsm8k(m, sequences, length, seed);
   }
 
   /**
    * MMLU calibration: the subject's 5-shot dev prompt, a question from the first 75 % of its test
-   * split and the gold letter, over a group ("all", "STEM", "humanities", "social sciences").
+   * split and the gold letter, over a group ("all", "STEM", "humanities", "social sciences"):
+   * {@code calibrateMmlu(m, "STEM", 128, 2048, 0)}.
    */
   public static Calibration calibrateMmlu(Model m, String group, int sequences, int length, long seed) {
-    return io.lowbit.eval.TaskCalibration.mmlu(tokenizer(m), group, (long) sequences * length, length, seed);
-  }
-
-  /** Scores of every weight of every quantized linear under one rule; the expensive parts are cached. */
-  public record Scores(Model model, Calibration calibration, Score rule, Grid grid, Saliency saliency) {
-    @Override
-    public String toString() {
-      return "Scores[" + rule + " of " + model.name() + " on " + calibration.name() + ", Q_ref at " + grid + "]";
-    }
+    return Calibrations.mmlu(m, group, sequences, length, seed);
   }
 
   /**
    * Saliency of every weight for the task the calibration set stands for. Gradients (Σ_s|∂L_s/∂W|,
    * float32, one sequence at a time) and Q_ref (unmasked GPTQ on {@code grid}, which for TaCQ is
-   * per-row asymmetric with the MSE search: {@code bits(3).mse()}) are computed once per model and
-   * calibration set and reused by every later call.
+   * per-row asymmetric with the MSE search) are computed once per model and calibration set and
+   * reused by every later call: {@code saliency(m, cal, TACQ, bits(3).mse())}.
    */
   public static Scores saliency(Model m, Calibration cal, Score rule, Grid grid) {
-    return new Scores(m, cal, rule, grid, Tacq.saliency(m, cal, rule, grid, progress()));
+    return Scores.of(m, cal, rule, grid);
   }
 
-  /** {@link #saliency(Model, Calibration, Score, Grid)} with the TaCQ score. */
+  /**
+   * {@link #saliency(Model, Calibration, Score, Grid)} with the TaCQ score:
+   * {@code saliency(m, cal, bits(3).mse())}.
+   */
   public static Scores saliency(Model m, Calibration cal, Grid grid) {
     return saliency(m, cal, TACQ, grid);
   }
 
-  /** A mask of kept weights with where they are: a table per layer and matrix type, a chart, heat maps. */
-  public record Kept(Mask mask, double percent, KeepScope scope, Scores from, Table table) {
-    /** Kept weights per layer and matrix type, as bars. */
-    public Chart chart() {
-      Table perLayer = Table.of(table.title(), table.columns().subList(0, table.columns().size() - 1),
-          table.rows().subList(0, table.rows().size() - 1).stream()
-              .map(r -> r.subList(0, r.size() - 1)).toList());
-      return Chart.groupedBars("kept weights per layer (" + Tacq.percent(percent) + ", " + from.rule() + ")", perLayer, 1);
-    }
-
-    /** Where one matrix's kept weights are: counts over a grid of at most 48 × 48 blocks. */
-    public Chart heatmap(String linear) {
-      io.lowbit.torch.Tensor t = mask.of(linear);
-      if (t == null) throw new IllegalArgumentException("no mask for " + linear + "; linears: " + from.saliency().linears());
-      long rows = t.size(0), cols = t.size(1);
-      int br = (int) Math.min(48, rows), bc = (int) Math.min(48, cols);
-      long[][] counts = new long[br][bc];
-      long[] flat = t.to(io.lowbit.torch.DType.I64).toLongArray();
-      for (long r = 0; r < rows; r++)
-        for (long c = 0; c < cols; c++)
-          if (flat[(int) (r * cols + c)] != 0) counts[(int) (r * br / rows)][(int) (c * bc / cols)]++;
-      return Chart.heatmap(linear + ": kept weights", "input column block", "output row block", counts);
-    }
-
-    @Override
-    public String toString() {
-      return "Kept[" + mask.count() + " weights, " + Tacq.percent(percent) + " " + scope + " by " + from.rule() + "]\n" + table;
-    }
-  }
-
-  /** The top {@code percent} % of weights by score over the whole model (0.35 keeps 0.35 %), as TaCQ does. */
+  /**
+   * The top {@code percent} % of weights by score over the whole model, as TaCQ does:
+   * {@code keep(s, 0.35)} keeps 0.35 %.
+   */
   public static Kept keep(Scores s, double percent) {
     return keep(s, percent, KeepScope.GLOBAL);
   }
 
-  /** {@link #keep(Scores, double)} per matrix or per row instead of over the whole model. */
+  /**
+   * {@link #keep(Scores, double)} per matrix or per row instead of over the whole model:
+   * {@code keep(s, 1.0, KeepScope.PER_ROW)}.
+   */
   public static Kept keep(Scores s, double percent, KeepScope scope) {
-    Mask mask = Tacq.keep(s.saliency(), s.rule(), percent, scope);
-    return new Kept(mask, percent, scope, s, Tacq.keptTable(mask, s.saliency().linears()));
+    return Kept.of(s, percent, scope);
   }
 
   /** Quantizes all but the kept weights (masked GPTQ: kept weights stay in 16 bits and take no rounding error). */
@@ -401,98 +339,35 @@ public final class Lowbit {
 
   /**
    * TaCQ in one call: TaCQ scores on {@code cal} (Q_ref on {@code grid}), keep the top {@code percent} %
-   * over the whole model, masked GPTQ on the same calibration set and grid.
+   * over the whole model, masked GPTQ on the same calibration set and grid:
+   * {@code tacq(m, bits(3).mse(), calibrateGsm8k(m, 128, 2048, 0), 0.35)}.
    */
   public static QuantizedModel tacq(Model m, Grid grid, Calibration cal, double percent) {
     return quantize(m, grid, GPTQ, cal, keep(saliency(m, cal, TACQ, grid), percent));
   }
 
-  /** A sweep's table (a row per rule, budget and bit width) and its chart (the metric against average bits). */
-  public record Sweep(Table table, Chart chart) {
-    @Override
-    public String toString() {
-      return table.toString();
-    }
-  }
-
   /**
    * Budgets × bit widths × score rules in one call: for each, keep the top p % (globally), masked
    * GPTQ on the MSE grid, and the task's first metric. Gradients and Q_ref are computed once and
-   * reused; a budget of 0 is plain GPTQ.
+   * reused; a budget of 0 is plain GPTQ; no rule is TACQ:
+   * {@code sweep(m, cal, task, List.of(0.0, 0.35, 1.0), List.of(2, 3), TACQ, MSG)}.
    */
-  public static Sweep sweep(Model m, Calibration cal, Task task, List<Double> percents, List<Integer> bits, Score... rules) {
-    if (rules.length == 0) rules = new Score[] {TACQ};
-    List<List<Object>> rows = new ArrayList<>();
-    java.util.Map<String, List<Double>> series = new java.util.LinkedHashMap<>();
-    List<Double> x = new ArrayList<>();
-    String metric = null;
-    for (Score rule : rules) {
-      List<Double> ys = new ArrayList<>();
-      for (int b : bits) {
-        Grid grid = Grid.bits(b).mse();
-        for (double p : percents) {
-          QuantizedModel q = p == 0 ? Tacq.reference(m, cal, grid, progress())
-              : quantize(m, grid, GPTQ, cal, keep(saliency(m, cal, rule, grid), p));
-          try {
-            List<Object> r = eval(q, task).rows().get(0);
-            metric = String.valueOf(r.get(2));
-            double value = ((Number) r.get(3)).doubleValue();
-            rows.add(List.of(rule.name(), p, b, q.paperBits(), q.storageBits(), value));
-            if (series.isEmpty()) x.add(q.paperBits());
-            ys.add(value);
-          } finally {
-            if (p != 0) q.close(); // Q_ref stays cached
-          }
-        }
-      }
-      series.put(rule.name(), ys);
-    }
-    Table t = Table.of("sweep", List.of("score", "kept %", "bits", "bits (papers)", "bits (storage)", String.valueOf(metric)), rows);
-    return new Sweep(t, Chart.lines(metric + " against average bits", "average bits (papers)", String.valueOf(metric), x, series));
+  public static Sweep sweep(Model m, Calibration cal, Task task, List<Double> percents, List<Integer> bits,
+                            Score... rules) {
+    return Sweep.run(m, cal, task, percents, bits, rules);
   }
 
-  /** Frees what TaCQ and eval keep between calls (gradients, Q_ref, cached results). */
+  /** Frees what TaCQ and eval keep between calls (gradients, Q_ref, cached results): {@code clearCaches()}. */
   public static void clearCaches() {
-    Tacq.clear();
-    Evaluate.clearCache();
-  }
-
-  /** A comparison: the table, and a grouped bar chart of its metrics. */
-  public record Comparison(Table table, Chart chart) {
-    @Override
-    public String toString() {
-      return table.toString();
-    }
+    Caches.clear();
   }
 
   /**
    * One table, a row per model (its average bits, a column per task metric), and a grouped bar
-   * chart of the metrics. Give models as Model or QuantizedModel.
+   * chart of the metrics. Give models as Model or QuantizedModel:
+   * {@code compare(List.of(m, q), perplexity(tinystories()))}.
    */
   public static Comparison compare(List<?> models, Task... tasks) {
-    Table t = compareTable(models, tasks);
-    return new Comparison(t, Chart.groupedBars("compare", t, 2));
-  }
-
-  private static Table compareTable(List<?> models, Task... tasks) {
-    List<String> columns = new ArrayList<>(List.of("model", "bits"));
-    List<List<Object>> rows = new ArrayList<>();
-    for (Object o : models) {
-      Table t = switch (o) {
-        case QuantizedModel q -> eval(q, tasks);
-        case Model m -> eval(m, tasks);
-        default -> throw new IllegalArgumentException("compare takes models, not " + o.getClass().getSimpleName());
-      };
-      List<Object> row = new ArrayList<>();
-      row.add(t.rows().isEmpty() ? o.toString() : t.rows().get(0).get(0));
-      row.add(o instanceof QuantizedModel q ? q.paperBits() : (double) (((Model) o).dtype().bytes * 8));
-      for (List<Object> r : t.rows()) {
-        String col = r.get(1) + " " + r.get(2);
-        if (rows.isEmpty()) columns.add(col);
-        row.add(r.get(3));
-      }
-      rows.add(row);
-    }
-    return Table.of("compare", columns, rows);
+    return Comparison.of(models, tasks);
   }
 }

@@ -56,7 +56,10 @@ final class Tacq {
     return fresh;
   }
 
-  /** Q_ref: the unmasked GPTQ model at this grid on this calibration set (tacq.md §1.2). */
+  /**
+   * Q_ref: the unmasked GPTQ model at this grid on this calibration set; TaCQ simulates quantization
+   * with GPTQ without outliers (arXiv 2504.07389, App. D.4).
+   */
   static synchronized QuantizedModel reference(Model m, Calibration cal, Grid grid, Progress p) {
     return reference(key(m.fingerprint(), cal), m, cal, grid, p);
   }
@@ -90,7 +93,7 @@ final class Tacq {
   }
 
   /** One linear's scores at a time, computed on the default device; the mask beside the model. */
-  static Mask keep(Saliency s, Score rule, double percent, Lowbit.KeepScope scope) {
+  static Mask keep(Saliency s, Score rule, double percent, KeepScope scope) {
     double f = percent / 100.0;
     Device work = Device.defaultDevice(), home = s.model().device();
     Function<String, Tensor> scores = l -> s.scores(rule, l, work);

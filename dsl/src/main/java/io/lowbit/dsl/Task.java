@@ -1,6 +1,5 @@
 package io.lowbit.dsl;
 
-import io.lowbit.dsl.Lowbit.Text;
 import io.lowbit.eval.MultipleChoice;
 
 /** Something {@link Lowbit#eval} measures on a model; each renders its settings, which key the result cache. */
@@ -26,6 +25,11 @@ public sealed interface Task permits Task.Perplexity, Task.Choice, Task.Gsm8k, T
 
   /** A multiple-choice set (acc, acc_norm) or LAMBADA (acc, perplexity); limit 0 is all, drawn with the seed. */
   record Choice(MultipleChoice.Task task, int limit, long seed) implements Task {
+    /** All items, seed 1234 (what a limit draws with). */
+    static Choice of(MultipleChoice.Task task) {
+      return new Choice(task, 0, 1234);
+    }
+
     public Choice limit(int n) {
       return new Choice(task, n, seed);
     }

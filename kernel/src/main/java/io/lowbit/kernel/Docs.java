@@ -58,7 +58,7 @@ final class Docs {
     return String.join("\n", s.lines().map(l -> "    " + l).toList());
   }
 
-  private static String source() {
+  static String source() {
     try (InputStream in = Docs.class.getResourceAsStream("/lowbit-docs/io/lowbit/dsl/Lowbit.java")) {
       return in == null ? "" : new String(in.readAllBytes(), StandardCharsets.UTF_8);
     } catch (IOException e) {

@@ -33,12 +33,18 @@ import jdk.jshell.VarSnippet;
 final class LowbitKernel extends BaseKernel {
   static final String VERSION = "0.1.0";
 
-  /** What every session starts with: the DSL's verbs and the types a notebook names. */
+  /**
+   * What every session starts with: the DSL's verbs and types, and by name only the library types
+   * that the verbs return or that their examples name; the library's other classes stay out of
+   * completion and out of the way of a notebook's own names.
+   */
   static final List<String> PRELUDE = List.of(
       "import java.util.*;", "import java.util.stream.*;", "import java.nio.file.*;", "import java.time.*;",
-      "import static io.lowbit.dsl.Lowbit.*;", "import static io.lowbit.kernel.Notebook.*;",
-      "import io.lowbit.dsl.*;", "import io.lowbit.model.*;", "import io.lowbit.quant.*;",
-      "import io.lowbit.eval.*;", "import io.lowbit.torch.*;", "import io.lowbit.data.*;");
+      "import static io.lowbit.dsl.Lowbit.*;", "import static io.lowbit.kernel.Notebook.*;", "import io.lowbit.dsl.*;",
+      "import io.lowbit.model.Model;", "import io.lowbit.model.Models;", "import io.lowbit.model.Generation;",
+      "import io.lowbit.data.Calibration;", "import io.lowbit.quant.Grid;", "import io.lowbit.quant.Method;",
+      "import io.lowbit.quant.Mask;", "import io.lowbit.quant.QuantizedModel;", "import io.lowbit.quant.Tesseraq;",
+      "import io.lowbit.quant.Saliency.Score;", "import io.lowbit.torch.Device;");
 
   private static volatile LowbitKernel current;
   private static final boolean TRACE = System.getenv("LOWBIT_TRACE") != null;

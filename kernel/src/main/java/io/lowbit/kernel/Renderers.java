@@ -4,7 +4,9 @@ import io.github.spencerpark.jupyter.kernel.display.DisplayData;
 import io.github.spencerpark.jupyter.kernel.display.Renderer;
 import io.github.spencerpark.jupyter.kernel.display.mime.MIMEType;
 import io.lowbit.dsl.Chart;
-import io.lowbit.dsl.Lowbit;
+import io.lowbit.dsl.Comparison;
+import io.lowbit.dsl.Kept;
+import io.lowbit.dsl.Sweep;
 import io.lowbit.dsl.Table;
 import io.lowbit.model.Generation;
 import java.awt.image.RenderedImage;
@@ -39,14 +41,14 @@ final class Renderers {
         });
     renderer.createRegistration(Chart.class).preferring(MIMEType.IMAGE_PNG, MIMEType.IMAGE_SVG)
         .register((c, ctx) -> putChart(ctx.getOutputContainer(), c));
-    renderer.createRegistration(Lowbit.Comparison.class).preferring(MIMEType.TEXT_HTML)
+    renderer.createRegistration(Comparison.class).preferring(MIMEType.TEXT_HTML)
         .register((c, ctx) -> putTableWithChart(ctx.getOutputContainer(), c.table(), c.chart()));
-    renderer.createRegistration(Lowbit.Kept.class).preferring(MIMEType.TEXT_HTML)
+    renderer.createRegistration(Kept.class).preferring(MIMEType.TEXT_HTML)
         .register((k, ctx) -> {
           ctx.getOutputContainer().putHTML("<p>" + escape(k.toString().lines().findFirst().orElse("")) + "</p>" + k.table().toHtml());
           ctx.getOutputContainer().putText(k.toString());
         });
-    renderer.createRegistration(Lowbit.Sweep.class).preferring(MIMEType.TEXT_HTML)
+    renderer.createRegistration(Sweep.class).preferring(MIMEType.TEXT_HTML)
         .register((w, ctx) -> putTableWithChart(ctx.getOutputContainer(), w.table(), w.chart()));
     renderer.createRegistration(Generation.Completion.class).preferring(MIMEType.TEXT_HTML)
         .register((c, ctx) -> {
