@@ -93,6 +93,8 @@ int lb_cuda_memory_allocated(int32_t device, int64_t* out);
 int lb_cuda_max_memory_allocated(int32_t device, int64_t* out);
 int lb_cuda_reset_peak_memory(int32_t device);
 int lb_cuda_empty_cache(void);
+/* Bytes a new allocation on the device can get (driver free + allocator cache) and the total. */
+int lb_cuda_mem_get_info(int32_t device, int64_t* free_bytes, int64_t* total_bytes);
 
 /* ---- custom kernels (CUDA when compiled in, ATen otherwise) ---- */
 /* acc += |g|, acc float32, g any floating dtype of the same shape. */

@@ -94,6 +94,8 @@ final class Tacq {
 
   /** One linear's scores at a time, computed on the default device; the mask beside the model. */
   static Mask keep(Saliency s, Score rule, double percent, KeepScope scope) {
+    if (!(percent >= 0 && percent <= 100)) // the DSL speaks percent; quant.Keep's own message speaks fractions
+      throw new IllegalArgumentException("keep takes a percent of the weights in [0, 100] (0.35 keeps 0.35 %), not " + percent);
     double f = percent / 100.0;
     Device work = Device.defaultDevice(), home = s.model().device();
     Function<String, Tensor> scores = l -> s.scores(rule, l, work);

@@ -53,6 +53,11 @@ public record Config(
   public record RopeScaling(double factor, double lowFreqFactor, double highFreqFactor, int originalMaxPositions) {}
 
   public Config {
+    int[] dims = {vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim, maxPositions};
+    String[] names = {"vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+        "num_key_value_heads", "head_dim", "max_position_embeddings"};
+    for (int i = 0; i < dims.length; i++)
+      if (dims[i] < 1) throw new IllegalArgumentException(names[i] + " = " + dims[i] + " must be at least 1");
     if (numHeads % numKvHeads != 0)
       throw new IllegalArgumentException("num_attention_heads " + numHeads + " is not a multiple of num_key_value_heads " + numKvHeads);
   }
@@ -107,12 +112,15 @@ public record Config(
       default -> throw new CheckpointException(file + ": field 'model_type' = " + (type == null ? "missing" : "'" + type + "'")
           + ": unsupported architecture (Lowbit supports llama, mistral without sliding window, qwen2)");
     };
-    int hidden = f.integer("hidden_size", null);
-    int heads = f.integer("num_attention_heads", null);
-    int kvHeads = f.integer("num_key_value_heads", heads);
-    if (kvHeads <= 0 || heads % kvHeads != 0)
+    int hidden = f.positive("hidden_size", null);
+    int heads = f.positive("num_attention_heads", null);
+    int kvHeads = f.positive("num_key_value_heads", heads);
+    if (heads % kvHeads != 0)
       throw new CheckpointException(file + ": field 'num_key_value_heads' = " + kvHeads + " does not divide num_attention_heads " + heads);
-    int headDim = f.integer("head_dim", hidden / heads);
+    int headDim = f.positive("head_dim", hidden / heads);
+    if (headDim % 2 != 0)
+      throw new CheckpointException(file + ": field 'head_dim' = " + headDim + " is odd; rotary embeddings pair dimensions"
+          + (j.has("head_dim") ? "" : " (head_dim defaults to hidden_size / num_attention_heads = " + hidden + " / " + heads + ")"));
     RopeScaling scaling = null;
     if (j.has("rope_scaling") && !j.get("rope_scaling").isJsonNull()) {
       JsonObject rs = j.getAsJsonObject("rope_scaling");
@@ -133,8 +141,8 @@ public record Config(
     } catch (IllegalArgumentException e) {
       throw new CheckpointException(file + ": field 'torch_dtype' = '" + dtypeName + "': " + e.getMessage(), e);
     }
-    return new Config(arch, f.integer("vocab_size", null), hidden, f.integer("intermediate_size", null),
-        f.integer("num_hidden_layers", null), heads, kvHeads, headDim, f.integer("max_position_embeddings", 2048),
+    return new Config(arch, f.positive("vocab_size", null), hidden, f.positive("intermediate_size", null),
+        f.positive("num_hidden_layers", null), heads, kvHeads, headDim, f.positive("max_position_embeddings", 2048),
         f.number("rope_theta", 10000.0), scaling, f.number("rms_norm_eps", 1e-6),
         f.bool("tie_word_embeddings", false), f.firstInteger("bos_token_id", 1), f.firstInteger("eos_token_id", 2), dtype);
   }
@@ -193,13 +201,25 @@ public record Config(
     int integer(String name, Integer fallback) {
       JsonElement e = get(name, fallback);
       if (e == null) return fallback;
+      java.math.BigDecimal v;
       try {
-        double v = e.getAsDouble();
-        if (v != Math.rint(v) || v < 0) throw new NumberFormatException();
-        return (int) v;
+        v = e.getAsBigDecimal(); // exact: a double would round 2^53 + 1, an int cast would saturate
       } catch (RuntimeException x) {
         throw new CheckpointException(file + ": field '" + name + "' = " + e + " is not a non-negative integer");
       }
+      if (v.signum() < 0 || v.stripTrailingZeros().scale() > 0)
+        throw new CheckpointException(file + ": field '" + name + "' = " + e + " is not a non-negative integer");
+      if (v.compareTo(java.math.BigDecimal.valueOf(Integer.MAX_VALUE)) > 0)
+        throw new CheckpointException(file + ": field '" + name + "' = " + e + " is larger than Lowbit supports ("
+            + Integer.MAX_VALUE + ")");
+      return v.intValueExact();
+    }
+
+    /** A dimension: an integer of at least 1 (0 would divide by zero or make an empty model). */
+    int positive(String name, Integer fallback) {
+      int v = integer(name, fallback);
+      if (v < 1) throw new CheckpointException(file + ": field '" + name + "' = " + v + " must be at least 1");
+      return v;
     }
 
     /** An integer, or the first of a list (eos_token_id may be a list). */

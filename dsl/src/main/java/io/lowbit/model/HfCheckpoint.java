@@ -41,14 +41,35 @@ final class HfCheckpoint {
         if (!info.dtype().isFloatingPoint())
           throw new CheckpointException(folder + ": tensor '" + e.getKey() + "' has dtype " + info.dtype() + ", not a float type");
       }
+      unused(folder, c, ck.names());
+      DType stored = ck.info("model.embed_tokens.weight").dtype();
+      MemoryBudget.ensureFits(folder.toString(), c, dtype == null ? stored : dtype, device);
       Map<String, Tensor> w = new LinkedHashMap<>();
       for (String name : Model.expectedTensors(c).keySet()) {
+        Interrupts.check(); // the scope frees what was loaded so far
         Tensor t = ck.load(name, device);
         w.put(name, dtype == null || t.dtype() == dtype ? t : t.to(dtype));
       }
       Config loaded = c.withDtype(w.get("model.embed_tokens.weight").dtype());
       return Model.of(loaded, w, tok, device, folder.toString());
     }
+  }
+
+  /**
+   * Tensors the config does not account for mean the config lies (e.g. num_hidden_layers 3 over the
+   * weights of 5 layers): refused by name rather than silently dropped. Rotary-embedding buffers that
+   * older exports carry, and an lm_head stored beside tied embeddings, are not weights of their own.
+   */
+  static void unused(Path folder, Config c, java.util.Collection<String> names) {
+    var expected = Model.expectedTensors(c).keySet();
+    java.util.List<String> extra = names.stream().filter(n -> !expected.contains(n))
+        .filter(n -> !n.endsWith("rotary_emb.inv_freq") && !(c.tieWordEmbeddings() && n.equals("lm_head.weight")))
+        .sorted().toList();
+    if (extra.isEmpty()) return;
+    throw new CheckpointException(folder + ": " + extra.size() + " tensor" + (extra.size() == 1 ? "" : "s")
+        + " that config.json (num_hidden_layers " + c.numLayers() + ", model_type " + c.architecture().name().toLowerCase(
+            java.util.Locale.ROOT) + ") does not account for: " + String.join(", ", extra.subList(0, Math.min(5, extra.size())))
+        + (extra.size() > 5 ? ", …" : "") + "; the config does not describe these weights");
   }
 
   /** tokenizer.json (Hugging Face) or tokenizer.bin (llama2.c, as Lowbit saves it), or none. */

@@ -68,6 +68,7 @@ public final class Llama2cCheckpoint {
         throw new CheckpointException(file + ": " + m.byteSize() + " bytes, but its header (dim " + d + ", hidden_dim " + f
             + ", n_layers " + layers + ", vocab_size " + v + ", seq_len " + c.maxPositions() + ") implies " + expected
             + (m.byteSize() < expected ? " (truncated?)" : ""));
+      MemoryBudget.ensureFits(file.toString(), c, dtype, device);
       Map<String, Tensor> w = new LinkedHashMap<>();
       try (Scope scope = Scope.open()) {
         Reader r = new Reader(m, device, dtype);
@@ -117,6 +118,7 @@ public final class Llama2cCheckpoint {
     }
 
     Tensor next(long... shape) {
+      Interrupts.check(); // the loader's scope frees what was read so far
       long n = 1;
       for (long s : shape) n *= s;
       Tensor t = Torch.fromNative(m.asSlice(offset, 4 * n), DType.F32, shape, device);

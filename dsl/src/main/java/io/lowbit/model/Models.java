@@ -37,6 +37,7 @@ public final class Models {
   }
 
   public static Model load(String spec, Options o) {
+    Interrupts.check(); // a stop pressed before the load began; file channels would turn it into an I/O error
     if (spec.startsWith("random:"))
       return RandomModel.create(spec.substring(7), o.device(), o.dtype() == null ? DType.BF16 : o.dtype(), o.seed());
     Path path = Path.of(spec);

@@ -43,10 +43,12 @@ public final class RandomModel {
 
   /** A config of one's own with random weights and an optional tokenizer (its ids must fit the vocabulary). */
   public static Model create(Config c, String source, Device device, long seed, Tokenizer tokenizer) {
+    MemoryBudget.ensureFits(source, c, c.dtype(), device);
     Torch.manualSeed(seed);
     Map<String, Tensor> w = new LinkedHashMap<>();
     try (Scope s = Scope.open()) {
       for (var e : Model.expectedTensors(c).entrySet()) {
+        Interrupts.check(); // the scope frees what was made so far
         String n = e.getKey();
         Tensor t = Torch.randn(c.dtype(), device, e.getValue());
         if (n.endsWith("layernorm.weight") || n.equals("model.norm.weight")) t = t.mul(0.1).add(1);

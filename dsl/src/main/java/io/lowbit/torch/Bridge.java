@@ -97,6 +97,7 @@ final class Bridge {
   static final MethodHandle CUDA_MAX_MEMORY_ALLOCATED = fn("lb_cuda_max_memory_allocated", status(JAVA_INT, ADDRESS));
   static final MethodHandle CUDA_RESET_PEAK_MEMORY = fn("lb_cuda_reset_peak_memory", status(JAVA_INT));
   static final MethodHandle CUDA_EMPTY_CACHE = fn("lb_cuda_empty_cache", status());
+  static final MethodHandle CUDA_MEM_GET_INFO = fn("lb_cuda_mem_get_info", status(JAVA_INT, ADDRESS, ADDRESS));
 
   static final MethodHandle ABS_ACCUMULATE = fn("lb_abs_accumulate", status(ADDRESS, ADDRESS));
   static final MethodHandle SOFT_WEIGHT = fn("lb_soft_weight", status(ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));

@@ -79,4 +79,15 @@ public final class Cuda {
       throw Bridge.rethrow(t);
     }
   }
+
+  /** Bytes a new tensor on the device can still get (the driver's free memory plus the allocator's cache). */
+  public static long freeMemory(int device) {
+    try {
+      Frame f = Frame.get();
+      Bridge.check((int) Bridge.CUDA_MEM_GET_INFO.invokeExact(device, f.scratch, f.scratch.asSlice(8)));
+      return f.scratch.get(JAVA_LONG, 0);
+    } catch (Throwable t) {
+      throw Bridge.rethrow(t);
+    }
+  }
 }

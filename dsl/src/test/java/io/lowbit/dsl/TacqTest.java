@@ -149,4 +149,13 @@ class TacqTest {
       assertTrue(same >= onDevice.mask().count() * 995 / 1000, same + " of " + onDevice.mask().count() + " kept weights agree");
     }
   }
+
+  @Test
+  void aBudgetOutsideZeroToHundredPercentIsRefusedInPercent() {
+    var s = saliency(m, cal, TACQ, bits(2).mse());
+    for (double bad : new double[] {-0.1, 100.5, Double.NaN}) {
+      var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> keep(s, bad));
+      assertTrue(e.getMessage().contains("percent") && e.getMessage().contains(String.valueOf(bad)), e.getMessage());
+    }
+  }
 }

@@ -119,4 +119,24 @@ class HfCheckpointTest {
     refused(dir, "more-layers", f -> replaceInConfig(f, "\"num_hidden_layers\": 2", "\"num_hidden_layers\": 3"),
         "model.layers.2", "missing");
   }
+
+  @Test
+  void aConfigWithFewerLayersThanTheWeightsIsRefusedByName(@TempDir Path dir) throws IOException {
+    // random:tiny has 2 layers; a config saying 1 would silently drop layer 1
+    refused(dir, "fewer-layers", f -> replaceInConfig(f, "\"num_hidden_layers\": 2", "\"num_hidden_layers\": 1"),
+        "num_hidden_layers 1", "model.layers.1.input_layernorm.weight", "does not account for");
+  }
+
+  @Test
+  void zeroNegativeAndHugeDimensionsNameTheirFieldAndExactValue(@TempDir Path dir) throws IOException {
+    refused(dir, "zero-heads", f -> replaceInConfig(f, "\"num_attention_heads\": 4", "\"num_attention_heads\": 0"),
+        "num_attention_heads", "= 0", "at least 1");
+    refused(dir, "zero-kv", f -> replaceInConfig(f, "\"num_key_value_heads\": 2", "\"num_key_value_heads\": 0"),
+        "num_key_value_heads", "= 0");
+    refused(dir, "negative", f -> replaceInConfig(f, "\"intermediate_size\": 172", "\"intermediate_size\": -172"),
+        "intermediate_size", "-172", "not a non-negative integer");
+    refused(dir, "huge", f -> replaceInConfig(f, "\"hidden_size\": 64", "\"hidden_size\": 1099511627776"),
+        "hidden_size", "1099511627776", "larger than Lowbit supports");
+    refused(dir, "fraction", f -> replaceInConfig(f, "\"vocab_size\": 512", "\"vocab_size\": 512.5"), "vocab_size", "512.5");
+  }
 }
