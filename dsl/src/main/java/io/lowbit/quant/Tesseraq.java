@@ -155,10 +155,16 @@ public final class Tesseraq {
       return "TESSERAQ";
     }
 
-    /** The non-default options that decide the result (not where checkpoints go or where chains live). */
+    /**
+     * The non-default options that decide the result (not where checkpoints go or where chains
+     * live): "TESSERAQ ten-rounds iterations 50".
+     */
     @Override
     public String label() {
-      return Method.describe(name(), this, defaults(), Set.of("checkpoints", "resumable", "hostChains"));
+      String rest = Method.describe("", this, defaults(), Set.of("thresholds", "checkpoints", "resumable", "hostChains"));
+      String schedule = thresholds.equals(THRESHOLDS) ? "" : thresholds.equals(THRESHOLDS_10) ? " ten-rounds"
+          : " thresholds " + thresholds;
+      return name() + schedule + rest;
     }
 
     /** The folder for the run {@code key}: the options' own, else one under the cache; null without checkpoints. */

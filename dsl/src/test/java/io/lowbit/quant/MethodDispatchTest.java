@@ -167,6 +167,9 @@ class MethodDispatchTest {
     assertEquals("TESSERAQ", Tesseraq.Options.defaults().noCheckpoints().hostChains(true).label());
     assertEquals("TESSERAQ iterations 50 init CLIP",
         Tesseraq.Options.defaults().iterations(50).init(Tesseraq.Init.CLIP).label());
+    assertEquals("TESSERAQ ten-rounds iterations 20", Tesseraq.Options.defaults().tenRounds().iterations(20).label());
+    assertEquals("TESSERAQ thresholds [0.5, 0.2] batch 2",
+        Tesseraq.Options.defaults().thresholds(List.of(0.5, 0.2)).batch(2).label());
   }
 
   @Test
