@@ -37,7 +37,7 @@ final class BlockLoop {
   /** Hidden states on their way through the blocks of one model: the current block's inputs. */
   static final class Chain implements AutoCloseable {
     private final Model model;
-    private final int micro;
+    private final int micro; // 0: each batch through the block whole; else at most this many windows at a time
     private List<Tensor> states;
 
     private Chain(Model model, List<Tensor> states, int micro) {
