@@ -10,7 +10,6 @@ import io.lowbit.quant.Gradients;
 import io.lowbit.quant.Grid;
 import io.lowbit.quant.Keep;
 import io.lowbit.quant.Mask;
-import io.lowbit.quant.Method;
 import io.lowbit.quant.Quantize;
 import io.lowbit.quant.QuantizedModel;
 import io.lowbit.quant.Saliency;
@@ -85,7 +84,7 @@ public final class QuantBlocks {
       if (gptq) {
         for (Grid g : List.of(Grid.bits(4), Grid.bits(3).groups(128))) {
           resetPeak(d);
-          try (QuantizedModel q = Quantize.run(m, g, Method.GPTQ, cal, null, Gptq.Options.defaults(), Progress.NONE, d)) {
+          try (QuantizedModel q = Quantize.run(m, g, Gptq.Options.defaults(), cal, null, Progress.NONE, d)) {
             var p = q.phases();
             double h = p.getOrDefault("hessian", 0.0) / blocks, s = p.getOrDefault("sweep", 0.0) / blocks,
                 prop = p.getOrDefault("propagate", 0.0) / blocks;
@@ -98,7 +97,7 @@ public final class QuantBlocks {
       if (tacq) tacq(m, cal, d, blocks, fullLayers, rows, gradDtype, chunk);
       if (tesseraq) {
         Grid g = Grid.bits(2).groups(128);
-        Tesseraq.Options o = Tesseraq.Options.defaults().iterations(iterations).fusedKernels(fused);
+        Tesseraq.Options o = Tesseraq.Options.defaults().noCheckpoints().iterations(iterations).fusedKernels(fused);
         List<long[]> marks = Collections.synchronizedList(new ArrayList<>());
         long t0 = System.nanoTime();
         int iters = iterations;
@@ -166,14 +165,14 @@ public final class QuantBlocks {
         : Gradients.compute(m, cal, gradDtype, false, Progress.NONE)) {
       p.end("gradients");
       System.err.println("  gradient phases (s): " + grads.phases());
-      try (QuantizedModel ref = Quantize.run(m, g, Method.GPTQ, cal, null, Gptq.Options.defaults(), Progress.NONE, d)) {
+      try (QuantizedModel ref = Quantize.run(m, g, Gptq.Options.defaults(), cal, null, Progress.NONE, d)) {
         p.end("Q_ref");
         System.err.println("  Q_ref phases (s): " + ref.phases());
         Saliency sal = new Saliency(m, grads, ref, null, null);
         try (Mask mask = Keep.global(sal.linears(),
             l -> sal.scores(Saliency.Score.TACQ, l, d), 0.0035, m.device())) {
           p.end("scores + top-k");
-          try (QuantizedModel q = Quantize.run(m, g, Method.GPTQ, cal, mask, Gptq.Options.defaults(), Progress.NONE, d)) {
+          try (QuantizedModel q = Quantize.run(m, g, Gptq.Options.defaults(), cal, mask, Progress.NONE, d)) {
             p.end("masked GPTQ");
           }
         }

@@ -8,6 +8,7 @@ import io.lowbit.quant.Grid;
 import io.lowbit.quant.Method;
 import io.lowbit.quant.Quantize;
 import io.lowbit.quant.QuantizedModel;
+import io.lowbit.quant.Rtn;
 import java.util.Locale;
 
 /**
@@ -33,10 +34,11 @@ public final class QuantTable {
           double[] ppl = new double[2];
           double secs = 0;
           int k = 0;
-          for (Method m : new Method[] {Method.RTN, Method.GPTQ}) {
-            try (QuantizedModel q = Quantize.run(fp, g, m, m == Method.GPTQ ? cal : null, null, Gptq.Options.defaults(), Progress.NONE)) {
+          for (Method m : new Method[] {Rtn.Options.defaults(), Gptq.Options.defaults()}) {
+            Calibration c = m instanceof Gptq.Options ? cal : null;
+            try (QuantizedModel q = Quantize.run(fp, g, m, c, null, Progress.NONE)) {
               ppl[k++] = a.perplexity(q.model());
-              if (m == Method.GPTQ) secs = q.seconds();
+              if (m instanceof Gptq.Options) secs = q.seconds();
             }
           }
           String row = String.format(Locale.ROOT, "| %s | %.4f | %.4f | %.1f |%n", g, ppl[0], ppl[1], secs);

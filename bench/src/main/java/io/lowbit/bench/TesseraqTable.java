@@ -3,11 +3,13 @@ package io.lowbit.bench;
 import io.lowbit.data.Calibration;
 import io.lowbit.model.Model;
 import io.lowbit.model.Progress;
+import io.lowbit.quant.Awq;
 import io.lowbit.quant.Gptq;
 import io.lowbit.quant.Grid;
 import io.lowbit.quant.Method;
 import io.lowbit.quant.Quantize;
 import io.lowbit.quant.QuantizedModel;
+import io.lowbit.quant.Rtn;
 import io.lowbit.quant.Tesseraq;
 import io.lowbit.torch.Device;
 import java.util.Locale;
@@ -26,8 +28,8 @@ public final class TesseraqTable {
   public static void main(String[] args) {
     int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 10;
     int iterations = args.length > 1 ? Integer.parseInt(args[1]) : 50;
-    Tesseraq.Options to = Tesseraq.Options.defaults().thresholds(rounds == 10 ? Tesseraq.THRESHOLDS_10 : Tesseraq.THRESHOLDS)
-        .iterations(iterations);
+    Tesseraq.Options to = Tesseraq.Options.defaults().noCheckpoints()
+        .thresholds(rounds == 10 ? Tesseraq.THRESHOLDS_10 : Tesseraq.THRESHOLDS).iterations(iterations);
     try (StoriesAcceptance a = StoriesAcceptance.load()) {
       Model fp = a.fp();
       Calibration cal = a.cal();
@@ -40,13 +42,14 @@ public final class TesseraqTable {
           Grid g = Grid.bits(bits).groups(group);
           double[] ppl = new double[4];
           double secs = 0;
-          Method[] methods = {Method.RTN, Method.AWQ, Method.GPTQ, Method.TESSERAQ};
+          Method[] methods = {Rtn.Options.defaults(), Awq.Options.defaults(), Gptq.Options.defaults(), to};
           for (int k = 0; k < methods.length; k++) {
             Method m = methods[k];
-            try (QuantizedModel q = m == Method.TESSERAQ ? Tesseraq.run(fp, g, cal, to, Progress.NONE, fp.device())
-                : Quantize.run(fp, g, m, m == Method.RTN ? null : cal, null, Gptq.Options.defaults(), Progress.NONE, Device.defaultDevice())) {
+            Calibration c = m instanceof Rtn.Options ? null : cal;
+            try (QuantizedModel q = m instanceof Tesseraq.Options t ? Tesseraq.run(fp, g, cal, t, Progress.NONE, fp.device())
+                : Quantize.run(fp, g, m, c, null, Progress.NONE, Device.defaultDevice())) {
               ppl[k] = a.perplexity(q.model());
-              if (m == Method.TESSERAQ) secs = q.seconds();
+              if (m instanceof Tesseraq.Options) secs = q.seconds();
             }
           }
           String row = String.format(Locale.ROOT, "| %s | %.4f | %.4f | %.4f | %.4f | %.1f |%n", g, ppl[0], ppl[1], ppl[2], ppl[3], secs);

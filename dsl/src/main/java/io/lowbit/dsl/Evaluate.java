@@ -31,15 +31,21 @@ final class Evaluate {
     return table(m, m.name(), tasks);
   }
 
-  /** The quantized model's dense weights, labelled with its method, grid and the share of weights kept. */
+  /**
+   * The quantized model's dense weights, labelled with its method, options, grid and the share of
+   * weights kept; cached per quantized model (two sets of options never share a result).
+   */
   static Table table(QuantizedModel q, Task... tasks) {
     String kept = q.kept() == 0 ? "" : String.format(Locale.ROOT, ", %.2f%% kept", 100.0 * q.kept() / q.weights());
-    return table(q.model(), q.model().name() + " " + q.method() + " " + q.grid() + kept, tasks);
+    return table(q.model(), q.fingerprint(), q.model().name() + " " + q.label() + kept, tasks);
   }
 
   private static Table table(Model m, String label, Task... tasks) {
+    return table(m, m.fingerprint(), label, tasks); // one pass over the weights, whatever the number of tasks
+  }
+
+  private static Table table(Model m, String fingerprint, String label, Task... tasks) {
     List<List<Object>> rows = new ArrayList<>();
-    String fingerprint = m.fingerprint(); // one pass over the weights, whatever the number of tasks
     for (Task t : tasks) rows.addAll(rows(m, fingerprint, label, t, Lowbit.progress()));
     return Table.of("eval", COLUMNS, rows);
   }

@@ -6,10 +6,12 @@ import io.lowbit.model.Generation;
 import io.lowbit.model.Model;
 import io.lowbit.model.Models;
 import io.lowbit.model.Progress;
+import io.lowbit.quant.Awq;
 import io.lowbit.quant.Gptq;
 import io.lowbit.quant.Grid;
 import io.lowbit.quant.Mask;
 import io.lowbit.quant.Method;
+import io.lowbit.quant.Rtn;
 import io.lowbit.quant.Tesseraq;
 import io.lowbit.quant.Quantize;
 import io.lowbit.quant.Saliency.Score;
@@ -104,12 +106,14 @@ public final class Lowbit {
 
   // ---------------------------------------------------------------- quantization
 
-  public static final Method RTN = Method.RTN;
-  public static final Method GPTQ = Method.GPTQ;
+  /** Round to nearest: {@code quantize(m, bits(4), RTN)}. */
+  public static final Rtn.Options RTN = Rtn.Options.defaults();
+  /** GPTQ with the reference's defaults; {@link #gptq()} to refine them. */
+  public static final Gptq.Options GPTQ = Gptq.Options.defaults();
   /** AWQ: activation-aware channel scales and clip search, then round to nearest: {@code quantize(m, bits(3).groups(32), AWQ, cal)}. */
-  public static final Method AWQ = Method.AWQ;
+  public static final Awq.Options AWQ = Awq.Options.defaults();
   /** TesseraQ block reconstruction with the reference's schedule: {@code quantize(m, bits(2).groups(128), TESSERAQ, cal)}. */
-  public static final Method TESSERAQ = Method.TESSERAQ;
+  public static final Tesseraq.Options TESSERAQ = Tesseraq.Options.defaults();
 
   /** A per-row asymmetric min/max grid of {@code n} bits; {@code bits(3).groups(128).mse()} for more. */
   public static Grid bits(int n) {
@@ -148,33 +152,46 @@ public final class Lowbit {
   }
 
   /**
-   * A new quantized model (the original is untouched); {@code mask} marks weights kept in 16 bits.
-   * The work runs on the default device: a model loaded into host memory is quantized on the GPU
-   * one block at a time.
+   * A new quantized model (the original is untouched) by any method, defaults or refined:
+   * {@code quantize(m, bits(4), gptq().actOrder().staticGroups(), cal)}; {@code mask} marks weights
+   * kept in 16 bits (RTN and GPTQ). The work runs on the default device: a model loaded into host
+   * memory is quantized on the GPU one block at a time.
    */
   public static QuantizedModel quantize(Model m, Grid grid, Method method, Calibration cal, Mask mask) {
-    if (method == Method.TESSERAQ && mask == null) return quantize(m, grid, tesseraq(), cal);
-    return Quantize.run(m, grid, method, cal, mask, Gptq.Options.defaults(), progress(), io.lowbit.torch.Device.defaultDevice());
+    return Quantize.run(m, grid, method, cal, mask, progress(), io.lowbit.torch.Device.defaultDevice());
+  }
+
+  /** RTN's options (it has none beyond the grid): {@code quantize(m, bits(4), rtn())}. */
+  public static Rtn.Options rtn() {
+    return Rtn.Options.defaults();
+  }
+
+  /**
+   * GPTQ's options, starting from the reference's (block 128, 1 % damping, natural order):
+   * {@code gptq().actOrder().staticGroups()}, {@code .blockSize(64)}, {@code .percDamp(0.05)}.
+   */
+  public static Gptq.Options gptq() {
+    return Gptq.Options.defaults();
+  }
+
+  /** AWQ's options (its searches use the reference's grids): {@code quantize(m, bits(3).groups(32), awq(), cal)}. */
+  public static Awq.Options awq() {
+    return Awq.Options.defaults();
   }
 
   /**
    * TesseraQ's options, starting from the reference's (20 rounds × 250 iterations, lr 1e−3, batch
-   * 4, AWQ initialisation, seed 42): {@code tesseraq().tenRounds().iterations(50)},
+   * 4, AWQ initialisation, seed 42):
+   * {@code quantize(m, bits(2).groups(32), tesseraq().tenRounds().iterations(50), cal)},
    * {@code .init(Tesseraq.Init.CLIP)}, {@code .checkpoints(Path.of("runs/w2"))}, {@code .hostChains(true)}.
+   * A live line shows block, round and loss; the stop button ends it between iterations. Every
+   * finished block is saved to a folder (the options' own, or one per run under ~/.cache/lowbit/tesseraq,
+   * or $LOWBIT_CACHE/tesseraq; {@code .noCheckpoints()}: none), so running the cell again after a stop,
+   * a crash or a restart resumes where it was and gives the same codes. {@link #reconstruction(QuantizedModel)}
+   * shows the losses.
    */
   public static Tesseraq.Options tesseraq() {
     return Tesseraq.Options.defaults();
-  }
-
-  /**
-   * TesseraQ with options: {@code quantize(m, bits(2).groups(32), tesseraq().iterations(50), cal)}.
-   * A live line shows block, round and loss; the stop button ends it between iterations. Every
-   * finished block is saved to a folder (the options' own, or one per run under ~/.cache/lowbit/tesseraq,
-   * or $LOWBIT_CACHE/tesseraq), so running the cell again after a stop, a crash or a restart resumes
-   * where it was and gives the same codes. {@link #reconstruction(QuantizedModel)} shows the losses.
-   */
-  public static QuantizedModel quantize(Model m, Grid grid, Tesseraq.Options options, Calibration cal) {
-    return Tesseraq.runResumable(m, grid, cal, options, progress(), io.lowbit.torch.Device.defaultDevice());
   }
 
   /**
@@ -343,7 +360,7 @@ public final class Lowbit {
    * {@code tacq(m, bits(3).mse(), calibrateGsm8k(m, 128, 2048, 0), 0.35)}.
    */
   public static QuantizedModel tacq(Model m, Grid grid, Calibration cal, double percent) {
-    return quantize(m, grid, GPTQ, cal, keep(saliency(m, cal, TACQ, grid), percent));
+    return Tacq.tacq(m, grid, cal, percent, progress());
   }
 
   /**

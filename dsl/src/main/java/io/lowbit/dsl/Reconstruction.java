@@ -18,7 +18,7 @@ final class Reconstruction {
   static Comparison of(QuantizedModel q) {
     List<Tesseraq.BlockLoss> bs = q.reconstruction();
     if (bs.isEmpty())
-      throw new IllegalArgumentException(q.method() + " has no block reconstruction; quantize with TESSERAQ");
+      throw new IllegalArgumentException(q.method().name() + " has no block reconstruction; quantize with TESSERAQ");
     List<List<Object>> rows = new ArrayList<>();
     Map<String, List<Double>> series = new LinkedHashMap<>();
     int rounds = 0;

@@ -8,7 +8,7 @@ import io.lowbit.quant.Gradients;
 import io.lowbit.quant.Grid;
 import io.lowbit.quant.Keep;
 import io.lowbit.quant.Mask;
-import io.lowbit.quant.Method;
+import io.lowbit.quant.Rtn;
 import io.lowbit.quant.QuantizedModel;
 import io.lowbit.quant.Quantize;
 import io.lowbit.quant.Saliency;
@@ -64,9 +64,37 @@ final class Tacq {
     return reference(key(m.fingerprint(), cal), m, cal, grid, p);
   }
 
-  private static QuantizedModel reference(String k, Model m, Calibration cal, Grid grid, Progress p) {
-    return REFERENCES.computeIfAbsent(k + "|" + grid, key ->
-        Quantize.run(m, grid, Method.GPTQ, cal, null, Gptq.Options.defaults(), p, Device.defaultDevice()));
+  private static synchronized QuantizedModel reference(String k, Model m, Calibration cal, Grid grid, Progress p) {
+    Gptq.Options gptq = Gptq.Options.defaults();
+    return REFERENCES.computeIfAbsent(k + "|" + gptq.label() + "|" + grid, key ->
+        Quantize.run(m, grid, gptq, cal, null, p, Device.defaultDevice()));
+  }
+
+  /**
+   * TaCQ's whole pipeline ({@link io.lowbit.quant.Tacq}) with the gradients and Q_ref from this
+   * cache: only the scores, the mask and the masked GPTQ are computed again.
+   */
+  static QuantizedModel tacq(Model m, Grid grid, Calibration cal, double percent, Progress p) {
+    String k = key(m.fingerprint(), cal);
+    io.lowbit.quant.Tacq.Steps cached = new io.lowbit.quant.Tacq.Steps() {
+      @Override
+      public Gradients gradients(Model model, Calibration c, Progress q, Device work) {
+        return cachedGradients(k, model, c, q);
+      }
+
+      @Override
+      public QuantizedModel reference(Model model, Grid g, Calibration c, Progress q, Device work) {
+        return Tacq.reference(k, model, c, g, q);
+      }
+
+      @Override
+      public void release(Gradients g, QuantizedModel reference) {} // the cache keeps them
+    };
+    return io.lowbit.quant.Tacq.run(m, grid, cal, percent / 100.0, cached, p, Device.defaultDevice());
+  }
+
+  private static synchronized Gradients cachedGradients(String k, Model m, Calibration cal, Progress p) {
+    return gradients(k, m, cal, false, p);
   }
 
   static synchronized Saliency saliency(Model m, Calibration cal, Score rule, Grid grid, Progress p) {
@@ -79,7 +107,7 @@ final class Tacq {
     Map<String, Tensor> hinv = null;
     if (rule == Score.HESSIAN) {
       rounded = ROUNDED.computeIfAbsent(fingerprint + "|" + grid, key ->
-          Quantize.run(m, grid, Method.RTN, null, null, Gptq.Options.defaults(), p, Device.defaultDevice()));
+          Quantize.run(m, grid, Rtn.Options.defaults(), null, null, p, Device.defaultDevice()));
       hinv = HESSIANS.computeIfAbsent(k, key -> Saliency.inverseHessianDiagonals(m, cal, p));
     }
     return new Saliency(m, g, ref, rounded, hinv);

@@ -21,9 +21,26 @@ public final class Model implements AutoCloseable {
   /** One decoder block; its linears are what quantization replaces. */
   public record Block(Tensor attnNorm, Linear q, Linear k, Linear v, Linear o, Tensor mlpNorm, Linear gate, Linear up, Linear down)
       implements AutoCloseable {
-    /** In the true-sequential order GPTQ quantizes them: k, v, q, o, up, gate, down. */
+    /**
+     * In the model's order, q, k, v, o, gate, up, down (saved files and masks follow it); the order
+     * in which algorithms quantize them is {@link BlockStructure#GROUPS}.
+     */
     public List<Linear> linears() {
       return List.of(q, k, v, o, gate, up, down);
+    }
+
+    /** A linear by its name in the block ("attn.q" … "attn.o", "mlp.gate", "mlp.up", "mlp.down"). */
+    public Linear linear(String name) {
+      return switch (name) {
+        case "attn.q" -> q;
+        case "attn.k" -> k;
+        case "attn.v" -> v;
+        case "attn.o" -> o;
+        case "mlp.gate" -> gate;
+        case "mlp.up" -> up;
+        case "mlp.down" -> down;
+        default -> throw new IllegalArgumentException("no linear " + name + " in a block");
+      };
     }
 
     /** Frees a working copy made by {@link Model#blockCopy} (never a model's own block). */

@@ -1,9 +1,13 @@
 package io.lowbit.quant;
 
+import io.lowbit.data.Calibration;
+import io.lowbit.model.BlockStructure;
 import io.lowbit.model.Interrupts;
 import io.lowbit.model.Linear;
 import io.lowbit.model.Model;
+import io.lowbit.model.Progress;
 import io.lowbit.torch.DType;
+import io.lowbit.torch.Device;
 import io.lowbit.torch.Scope;
 import io.lowbit.torch.Tensor;
 import io.lowbit.torch.Torch;
@@ -11,30 +15,52 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Function;
 
 /**
- * AWQ on one decoder block (ptq-algorithms.md §B.3): the activation-aware channel-scale search,
- * folded into the preceding operation so the full-precision block computes the same function, then
- * the clip search that clamps weights in place. Both work on the llmc grid of {@link MinMaxGroups}.
+ * AWQ (Lin et al., arXiv 2306.00978, §3.2), as llmc runs it to initialise TesseraQ (ModelTC/llmc
+ * llmc/compression/quantization/awq.py and auto_clip.py): per decoder block the activation-aware
+ * channel-scale search, each scale folded into the operation before it so the full-precision block
+ * computes the same function, then the clip search that clamps weights in place; the model driver
+ * rounds every linear to nearest afterwards. Both searches work on llmc's grid of {@link MinMaxGroups}.
  */
-final class Awq {
+public final class Awq {
   private Awq() {}
+
+  /** AWQ's searches have fixed grids (the reference's): no options of its own. */
+  public record Options() implements Method {
+    public static Options defaults() {
+      return new Options();
+    }
+
+    @Override
+    public String name() {
+      return "AWQ";
+    }
+
+    @Override
+    public String label() {
+      return Method.describe(name(), this, defaults(), Set.of());
+    }
+  }
 
   static final int RATIOS = 20;        // ratio = 0, 0.05, …, 0.95
   static final int CLIP_STEPS = 10;    // n_grid 20 × max_shrink 0.5
   static final int CLIP_TOKENS = 512;  // n_sample_token
 
-  /** Block i's linear inputs on hidden states xs: what q, o, gate and down see, per batch. */
-  static Map<String, List<Tensor>> inputs(Model m, int i, List<Tensor> xs) {
+  /** Block i's inputs of each group of linears on hidden states xs, per batch. */
+  static Map<BlockStructure.Group, List<Tensor>> inputs(Model m, int i, List<Tensor> xs) {
     Model.Block b = m.blocks().get(i);
-    Map<String, List<Tensor>> seen = new LinkedHashMap<>();
-    Linear[] taps = {b.q(), b.o(), b.gate(), b.down()};
+    Map<BlockStructure.Group, List<Tensor>> seen = new LinkedHashMap<>();
+    List<Linear> taps = new ArrayList<>();
     try (var g = Torch.noGrad()) {
-      for (Linear l : taps) {
+      for (BlockStructure.Group group : BlockStructure.GROUPS) {
         List<Tensor> list = new ArrayList<>();
-        seen.put(l.name(), list);
-        l.setInputHook(x -> list.add(x.share().escape()));
+        seen.put(group, list);
+        Linear tap = group.of(b).get(0); // the group's linears share the input
+        taps.add(tap);
+        tap.setInputHook(x -> list.add(x.share().escape()));
       }
       for (Tensor x : xs) m.runBlock(i, x).close();
     } finally {
@@ -43,29 +69,35 @@ final class Awq {
     return seen;
   }
 
-  static void close(Map<String, List<Tensor>> inputs) {
+  static void close(Map<BlockStructure.Group, List<Tensor>> inputs) {
     for (List<Tensor> l : inputs.values()) for (Tensor t : l) t.close();
   }
 
-  /** Step 1–3 for the block's four subsets, each scale folded before the next is searched. */
+  /**
+   * The search and fold for each group of the block in turn, each scale folded before the next is
+   * searched; a group whose input cannot absorb a scale (v → o under grouped-query attention) is
+   * skipped.
+   */
   static void scale(Model m, int i, List<Tensor> xs, Grid grid) {
-    Model.Block b = m.blocks().get(i);
-    Map<String, List<Tensor>> in = inputs(m, i, xs);
+    Map<BlockStructure.Group, List<Tensor>> in = inputs(m, i, xs);
     try (var g = Torch.noGrad()) {
-      Tensor s = search(in.get(b.q().name()), List.of(b.q(), b.k(), b.v()), x -> m.attention(i, x), grid);
-      foldIntoNorm(m, i, true, s);
-      s.close();
-      if (b.v().outFeatures() == b.o().inFeatures()) { // skipped under grouped-query attention (§B.3 step 4)
-        s = search(in.get(b.o().name()), List.of(b.o()), b.o()::apply, grid);
-        foldIntoRows(b.v(), s, List.of(b.o()));
-        s.close();
+      for (BlockStructure.Group group : BlockStructure.GROUPS) {
+        Model.Block b = m.blocks().get(i);
+        if (!group.folds(b)) continue;
+        List<Linear> ls = group.of(b);
+        // what the scale is judged by: the module that reads the group's input
+        Function<Tensor, Tensor> inspect = switch (group.source()) {
+          case ATTN_NORM -> x -> m.attention(i, x);
+          case MLP_NORM -> x -> m.mlp(i, x);
+          case ATTENTION, SWIGLU -> ls.get(0)::apply;
+        };
+        Tensor s = search(in.get(group), ls, inspect, grid);
+        try {
+          fold(m, i, group, s);
+        } finally {
+          s.close();
+        }
       }
-      s = search(in.get(b.gate().name()), List.of(b.gate(), b.up()), x -> m.mlp(i, x), grid);
-      foldIntoNorm(m, i, false, s);
-      s.close();
-      s = search(in.get(b.down().name()), List.of(b.down()), b.down()::apply, grid);
-      foldIntoRows(b.up(), s, List.of(b.down()));
-      s.close();
     } finally {
       close(in);
     }
@@ -123,26 +155,29 @@ final class Awq {
     }
   }
 
-  /** Norm weight ÷ s, the following linears' columns × s. */
-  private static void foldIntoNorm(Model m, int i, boolean attention, Tensor s) {
+  /**
+   * The group's input ÷ s where it is made (a norm's weight, or the output rows and bias of the
+   * linear before), the group's columns × s: the full-precision block computes the same function.
+   */
+  private static void fold(Model m, int i, BlockStructure.Group group, Tensor s) {
     Model.Block b = m.blocks().get(i);
-    Tensor norm = attention ? b.attnNorm() : b.mlpNorm();
     try (Scope scope = Scope.open()) {
-      Tensor scaled = norm.to(DType.F32).div(s).to(norm.dtype()).escape();
-      if (attention) m.setNorms(i, scaled, b.mlpNorm());
-      else m.setNorms(i, b.attnNorm(), scaled);
+      switch (group.source()) {
+        case ATTN_NORM -> m.setNorms(i, divided(b.attnNorm(), s), b.mlpNorm());
+        case MLP_NORM -> m.setNorms(i, b.attnNorm(), divided(b.mlpNorm(), s));
+        case ATTENTION, SWIGLU -> {
+          Linear prev = group.foldRows(b);
+          Tensor w = prev.weight();
+          prev.setWeight(w.to(DType.F32).div(s.unsqueeze(1)).to(w.dtype()).escape());
+          if (prev.bias() != null) prev.setBias(prev.bias().to(DType.F32).div(s).to(prev.bias().dtype()).escape());
+        }
+      }
     }
-    scaleColumns(attention ? List.of(b.q(), b.k(), b.v()) : List.of(b.gate(), b.up()), s);
+    scaleColumns(group.of(b), s);
   }
 
-  /** The previous linear's output rows (and bias) ÷ s, the following linears' columns × s. */
-  private static void foldIntoRows(Linear prev, Tensor s, List<Linear> next) {
-    try (Scope scope = Scope.open()) {
-      Tensor w = prev.weight();
-      prev.setWeight(w.to(DType.F32).div(s.unsqueeze(1)).to(w.dtype()).escape());
-      if (prev.bias() != null) prev.setBias(prev.bias().to(DType.F32).div(s).to(prev.bias().dtype()).escape());
-    }
-    scaleColumns(next, s);
+  private static Tensor divided(Tensor norm, Tensor s) {
+    return norm.to(DType.F32).div(s).to(norm.dtype()).escape();
   }
 
   private static void scaleColumns(List<Linear> ls, Tensor s) {
@@ -152,19 +187,16 @@ final class Awq {
   }
 
   /**
-   * The clip search (v1) for every linear but q and k: per group, shrink the range by 0, 5, …, 45 %
-   * and keep the one whose quantized partial dot products with 512 sampled input tokens err least;
-   * then clamp the weights in place to it.
+   * The clip search (v1) for every linear but q and k ({@link BlockStructure#QUERY_KEY}): per group,
+   * shrink the range by 0, 5, …, 45 % and keep the one whose quantized partial dot products with
+   * 512 sampled input tokens err least; then clamp the weights in place to it.
    */
   static void clip(Model m, int i, List<Tensor> xs, Grid grid) {
-    Model.Block b = m.blocks().get(i);
-    Map<String, List<Tensor>> in = inputs(m, i, xs);
+    Map<BlockStructure.Group, List<Tensor>> in = inputs(m, i, xs);
     try (var g = Torch.noGrad()) {
-      clip(b.v(), in.get(b.q().name()), grid);
-      clip(b.o(), in.get(b.o().name()), grid);
-      clip(b.gate(), in.get(b.gate().name()), grid);
-      clip(b.up(), in.get(b.gate().name()), grid);
-      clip(b.down(), in.get(b.down().name()), grid);
+      for (BlockStructure.Group group : BlockStructure.GROUPS)
+        for (String n : group.linears())
+          if (!BlockStructure.QUERY_KEY.contains(n)) clip(m.blocks().get(i).linear(n), in.get(group), grid);
     } finally {
       close(in);
     }
@@ -214,6 +246,49 @@ final class Awq {
       }
       Tensor result = q.ungrouped(Torch.cat(clamped, 0).reshape(r * ng, gs));
       l.setWeight(result.to(l.weight().dtype()).escape());
+    }
+  }
+
+  /**
+   * A new AWQ-quantized model (the original is untouched), block by block: scales and clip searched
+   * on the block's inputs and folded in, the next block's inputs taken from the transformed
+   * full-precision block (as AWQ does), then every linear rounded to nearest on llmc's grid.
+   */
+  public static QuantizedModel run(Model m, Grid grid, Calibration cal, Options o, Progress progress, Device work) {
+    if (cal == null) throw new IllegalArgumentException("AWQ needs a calibration set");
+    new MinMaxGroups(1, 1, grid); // refuses grids llmc's quantizer does not have, before any work
+    return BlockLoop.onCopy(m, o, grid, out -> {
+      Model q = out.q;
+      BlockLoop.run(q, cal, work, progress, "AWQ blocks", new BlockLoop.Step() {
+        @Override
+        public void block(int i, List<Tensor> inputs) {
+          scale(q, i, inputs, grid);
+          clip(q, i, inputs, grid);
+        }
+
+        @Override
+        public void propagated(int i) {
+          for (Linear l : q.blocks().get(i).linears()) out.layers.put(l.name(), nearest(l, grid, q.device()));
+        }
+      });
+    });
+  }
+
+  /** Rounds the linear to nearest on llmc's grid in place; its record, beside the model on {@code home}. */
+  private static QuantizedLinear nearest(Linear l, Grid grid, Device home) {
+    try (Scope s = Scope.open()) {
+      MinMaxGroups mg = new MinMaxGroups(l.outFeatures(), l.inFeatures(), grid);
+      Tensor wg = mg.grouped(l.weight());
+      Quantizer.Params p = mg.fit(wg);
+      Tensor codes = mg.ungrouped(mg.codes(wg, p));
+      Tensor scales = p.scale().reshape(mg.rows, mg.groupsPerRow).contiguous();
+      Tensor zeros = p.zero().reshape(mg.rows, mg.groupsPerRow).contiguous();
+      p.close();
+      Tensor w = mg.dense(codes, scales, zeros, l.weight().dtype());
+      double loss = mg.grouped(w).sub(wg).square().sum().item();
+      l.setWeight(w.escape());
+      return QuantizedLinear.stored(l.name(), grid, codes.escape(), scales.escape(), zeros.escape(), mg.groupOfColumn(),
+          null, loss, home);
     }
   }
 }

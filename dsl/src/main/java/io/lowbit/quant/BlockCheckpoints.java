@@ -103,8 +103,8 @@ final class BlockCheckpoints {
         if (codes.dtype() != DType.U8 || codes.size(0) != l.outFeatures() || codes.size(1) != l.inFeatures()
             || scales.numel() != g.rows * g.groupsPerRow)
           throw new CheckpointException(f + ": " + n + " does not fit the layer (" + l + ", " + grid + ")");
-        l.setWeight(Tesseraq.dense(g, codes.to(DType.F32), scales, zeros, l.weight().dtype()).escape());
-        mine.put(n, new QuantizedLinear( // records live beside the model, as Quantize's do
+        l.setWeight(g.dense(codes.to(DType.F32), scales, zeros, l.weight().dtype()).escape());
+        mine.put(n, new QuantizedLinear( // records live beside the model, as every driver keeps them
             n, grid.bits(), grid.groupSize(), codes.to(q.device()).escape(), scales.to(q.device()).escape(),
             zeros.to(q.device()).escape(), g.groupOfColumn(), null, 0, Double.parseDouble(meta.getOrDefault(n + ".error", "0"))));
       }

@@ -1,16 +1,25 @@
 package io.lowbit.quant;
 
+import io.lowbit.data.Calibration;
+import io.lowbit.model.BlockStructure;
 import io.lowbit.model.Interrupts;
+import io.lowbit.model.Linear;
+import io.lowbit.model.Model;
+import io.lowbit.model.Progress;
 import io.lowbit.torch.DType;
+import io.lowbit.torch.Device;
 import io.lowbit.torch.Scope;
 import io.lowbit.torch.Tensor;
 import io.lowbit.torch.Torch;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 
 /**
- * GPTQ for one linear layer (Frantar et al. 2023), as the IST-DASLab reference does it, with
- * TaCQ's mask of weights kept in 16 bits (tacq.md §2.3). Everything in float32.
+ * GPTQ (Frantar et al., arXiv 2210.17323, Algorithm 1), as the IST-DASLab reference does it
+ * (IST-DASLab/gptq gptq.py for a layer, llama.py for the model), with TaCQ's mask of weights kept
+ * in 16 bits (arXiv 2504.07389, §3): kept weights are quantized as zeros, keep their current value
+ * and inject no error. The layer maths first, in float32, then the model-level driver.
  */
 public final class Gptq {
   private Gptq() {}
@@ -18,27 +27,61 @@ public final class Gptq {
   /**
    * Block size 128, 1 % damping retried up to 150 times, natural column order; the in-block sweep
    * as one fused call per block ({@code fusedSweep}; off: the per-column tensor ops below, which
-   * mirror the paper line by line and serve as the kernel's reference).
+   * mirror the paper line by line and serve as the kernel's reference). {@code actOrderOn}: columns
+   * in descending order of the Hessian's diagonal (the reference's --act-order); {@code
+   * staticGroupsOn}: every group's grid fitted on the original weights before the sweep (its
+   * static_groups).
    */
-  public record Options(int blockSize, double percDamp, boolean actOrder, boolean staticGroups, int maxDampRetries, boolean fusedSweep) {
+  public record Options(int blockSize, double percDamp, boolean actOrderOn, boolean staticGroupsOn, int maxDampRetries,
+      boolean fusedSweep) implements Method {
     public static Options defaults() {
       return new Options(128, 0.01, false, false, 150, true);
     }
 
-    public Options withActOrder(boolean on) {
-      return new Options(blockSize, percDamp, on, staticGroups, maxDampRetries, fusedSweep);
+    /** Columns in descending order of the Hessian's diagonal. */
+    public Options actOrder() {
+      return actOrder(true);
     }
 
-    public Options withStaticGroups(boolean on) {
-      return new Options(blockSize, percDamp, actOrder, on, maxDampRetries, fusedSweep);
+    public Options actOrder(boolean on) {
+      return new Options(blockSize, percDamp, on, staticGroupsOn, maxDampRetries, fusedSweep);
     }
 
-    public Options withBlockSize(int b) {
-      return new Options(b, percDamp, actOrder, staticGroups, maxDampRetries, fusedSweep);
+    /** Every group's grid fitted on the original weights, before any error feedback or permutation. */
+    public Options staticGroups() {
+      return staticGroups(true);
     }
 
-    public Options withFusedSweep(boolean on) {
-      return new Options(blockSize, percDamp, actOrder, staticGroups, maxDampRetries, on);
+    public Options staticGroups(boolean on) {
+      return new Options(blockSize, percDamp, actOrderOn, on, maxDampRetries, fusedSweep);
+    }
+
+    /** Columns per lazy-update block. */
+    public Options blockSize(int b) {
+      return new Options(b, percDamp, actOrderOn, staticGroupsOn, maxDampRetries, fusedSweep);
+    }
+
+    /** Damping as a fraction of the Hessian's mean diagonal, added again on every failed Cholesky. */
+    public Options percDamp(double p) {
+      return new Options(blockSize, p, actOrderOn, staticGroupsOn, maxDampRetries, fusedSweep);
+    }
+
+    public Options maxDampRetries(int n) {
+      return new Options(blockSize, percDamp, actOrderOn, staticGroupsOn, n, fusedSweep);
+    }
+
+    public Options fusedSweep(boolean on) {
+      return new Options(blockSize, percDamp, actOrderOn, staticGroupsOn, maxDampRetries, on);
+    }
+
+    @Override
+    public String name() {
+      return "GPTQ";
+    }
+
+    @Override
+    public String label() {
+      return Method.describe(name(), this, defaults(), Set.of());
     }
   }
 
@@ -56,20 +99,20 @@ public final class Gptq {
       Tensor w = weight.to(DType.F32).clone();
       Tensor h = hessian.to(DType.F32).clone();
       Tensor kp = keep;
-      // A.3.1: per-row parameters from the whole original row
+      // per-row parameters from the whole original row, fitted before anything changes it (gptq.py)
       Quantizer.Params rowParams = grid.groupSize() > 0 ? null : Quantizer.fit(w, kp, grid);
-      // A.3.2: dead inputs
+      // dead inputs (a zero on the Hessian's diagonal): a unit diagonal and a zero column (gptq.py)
       Tensor dead = h.diagonal().eq(0.0);
       Tensor eye = Torch.call1("aten::eye", "", c, DType.F32, null, w.device());
       h = Torch.where(eye.gt(0.0).logicalAnd(dead.unsqueeze(0)), eye, h);
       w = w.maskedFill(dead.unsqueeze(0), 0);
-      // A.3.3: static groups, fitted on the original order
+      // static groups, fitted on the original order (gptq.py, static_groups)
       List<Quantizer.Params> staticGroups = new ArrayList<>();
-      if (o.staticGroups() && grid.groupSize() > 0)
+      if (o.staticGroupsOn() && grid.groupSize() > 0)
         for (long t = 0; t < c; t += g) staticGroups.add(Quantizer.fit(w.narrow(1, t, Math.min(g, c - t)), slice(kp, t, Math.min(g, c - t)), grid));
-      // A.3.4: act-order
+      // act-order: columns by descending Hessian diagonal (gptq.py, actorder)
       Tensor perm = null, invperm = null;
-      if (o.actOrder()) {
+      if (o.actOrderOn()) {
         perm = h.diagonal().sort(0, true).indices();
         invperm = perm.sort(0, false).indices();
         w = w.indexSelect(1, perm);
@@ -77,7 +120,7 @@ public final class Gptq {
         if (kp != null) kp = kp.indexSelect(1, perm);
       }
       long[] permuted = perm == null ? null : perm.toLongArray();
-      // A.3.5–6: damping (retried while Cholesky fails), then U = chol(H⁻¹, upper)
+      // damping (retried while Cholesky fails), then U = chol(H⁻¹, upper): the paper's §4, Step 3
       double lambda = o.percDamp() * h.diagonal().mean().item();
       Tensor u = null;
       double damping = 0;
@@ -93,7 +136,7 @@ public final class Gptq {
         throw new IllegalStateException("GPTQ: the Hessian stayed indefinite after " + o.maxDampRetries()
             + " rounds of damping (λ = " + lambda + " each); the calibration set may be too small for this layer");
 
-      // A.5: the column sweep in blocks of B with lazy updates
+      // Algorithm 1: the column sweep in blocks of B with lazy batch updates (§4, Step 2)
       Tensor q = Torch.zeros(DType.F32, w.device(), r, c), codes = Torch.zeros(DType.F32, w.device(), r, c);
       Tensor losses = Torch.zeros(DType.F32, w.device(), r);
       List<Tensor> scales = new ArrayList<>(), zeros = new ArrayList<>();
@@ -106,12 +149,12 @@ public final class Gptq {
         try (Scope block = Scope.open()) {
           Tensor u1 = u.narrow(0, i1, nb).narrow(1, i1, nb);
           // each column's grid; a group is fitted on the global W as it stands before this block,
-          // as the reference does (note A.5(a)), so all of the block's grids are known up front
+          // as gptq.py does, so all of the block's grids are known up front
           List<Quantizer.Params> grids = new ArrayList<>();
           for (long i = 0; i < nb; i++) {
             long j = i1 + i;
             if (grid.groupSize() > 0) {
-              if (o.staticGroups()) {
+              if (o.staticGroupsOn()) {
                 params = staticGroups.get((int) ((permuted == null ? j : permuted[(int) j]) / g));
               } else if (j % g == 0) {
                 params = Quantizer.fit(w.narrow(1, j, Math.min(g, c - j)), slice(kp, j, Math.min(g, c - j)), grid);
@@ -119,7 +162,7 @@ public final class Gptq {
                 zeros.add(params.zero().escape());
               }
             }
-            groupOfColumn[(int) j] = o.staticGroups() ? (int) ((permuted == null ? j : permuted[(int) j]) / g)
+            groupOfColumn[(int) j] = o.staticGroupsOn() ? (int) ((permuted == null ? j : permuted[(int) j]) / g)
                 : grid.groupSize() > 0 ? (int) (j / g) : 0;
             grids.add(params);
           }
@@ -137,7 +180,8 @@ public final class Gptq {
         for (int j = 0; j < c; j++) natural[(int) permuted[j]] = groupOfColumn[j];
         groupOfColumn = natural;
       }
-      if (o.staticGroups() && grid.groupSize() > 0) for (Quantizer.Params p : staticGroups) { scales.add(p.scale()); zeros.add(p.zero()); }
+      if (o.staticGroupsOn() && grid.groupSize() > 0)
+        for (Quantizer.Params p : staticGroups) { scales.add(p.scale()); zeros.add(p.zero()); }
       Tensor sc = Torch.cat(scales, 1), zr = Torch.cat(zeros, 1);
       for (Tensor t : scales) t.close();
       for (Tensor t : zeros) t.close();
@@ -194,6 +238,80 @@ public final class Gptq {
       return s.keep(et.t());
     }
   }
+
+  /**
+   * A new GPTQ-quantized model (the original is untouched), block by block on the quantized chain
+   * (llama.py): inside a block the linears go in true-sequential groups ({@link BlockStructure#GROUPS}:
+   * k, v, q → o → up, gate → down), each group's Hessian collected from the partly quantized block;
+   * the block's outputs then feed the next block. {@code mask} (may be null) marks weights kept in
+   * 16 bits. The work runs on {@code work}, one block at a time; the time of each phase (Hessians,
+   * sweeps, propagation) is in {@link QuantizedModel#phases()}.
+   */
+  public static QuantizedModel run(Model m, Grid grid, Calibration cal, Mask mask, Options o, Progress progress,
+      Device work) {
+    if (cal == null) throw new IllegalArgumentException("GPTQ needs a calibration set");
+    return BlockLoop.onCopy(m, o, grid, out -> {
+      Model q = out.q;
+      PhaseClock clock = new PhaseClock(work, out.phases);
+      BlockLoop.run(q, cal, work, progress, "GPTQ blocks", new BlockLoop.Step() {
+        @Override
+        public void block(int i, List<Tensor> inputs) {
+          for (BlockStructure.Group group : BlockStructure.GROUPS) {
+            Interrupts.check();
+            List<Linear> ls = group.of(q.blocks().get(i));
+            // every linear of a group sees the same input: one Hessian serves them all
+            try (Hessian h = new Hessian(ls.get(0).inFeatures(), work)) {
+              clock.start();
+              collect(q, i, ls.get(0), h, inputs);
+              clock.stop("hessian");
+              for (Linear l : ls) {
+                Tensor keep = mask == null ? null : mask.on(l.name(), work);
+                Result r = quantize(l.weight(), h.matrix(), grid, keep, o);
+                l.setWeight(r.weight().to(l.weight().dtype()).escape());
+                r.weight().close();
+                out.layers.put(l.name(), QuantizedLinear.stored(l.name(), grid, r.codes(), r.scales(), r.zeros(),
+                    r.groupOfColumn(), keep, r.loss(), q.device()));
+              }
+              clock.stop("sweep");
+            }
+          }
+        }
+
+        @Override
+        public void propagated(int i) {
+          clock.stop("propagate");
+        }
+      });
+    });
+  }
+
+  /** Adds the input of {@code tap} in block i on every batch to {@code h}, each pass stopped there. */
+  private static void collect(Model q, int i, Linear tap, Hessian h, List<Tensor> inputs) {
+    tap.setInputHook(x -> {
+      h.add(x);
+      throw ENOUGH;
+    });
+    try {
+      for (Tensor x : inputs) {
+        try {
+          q.runBlock(i, x).close();
+        } catch (Enough e) {
+          // the Hessian has this batch
+        }
+      }
+    } finally {
+      tap.setInputHook(null);
+    }
+  }
+
+  /** Thrown by a Hessian hook once it has its input: the rest of the block's pass is not needed. */
+  private static final class Enough extends RuntimeException {
+    Enough() {
+      super("input collected", null, false, false);
+    }
+  }
+
+  private static final Enough ENOUGH = new Enough();
 
   private static Tensor slice(Tensor keep, long start, long length) {
     return keep == null ? null : keep.narrow(1, start, length);

@@ -15,7 +15,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Per-weight gradient statistics over a calibration set, for saliency (tacq.md §1.2): one forward
+ * Per-weight gradient statistics over a calibration set, for saliency (TaCQ, arXiv 2504.07389, §3): one forward
  * and backward per sequence on the unquantized model, loss = mean next-token cross-entropy over all
  * positions, and per linear weight
  *

@@ -14,7 +14,7 @@ import java.util.function.Function;
 import java.util.function.UnaryOperator;
 
 /**
- * Which weights stay in 16 bits: the top fraction of scores (tacq.md §2.1). Global by default:
+ * Which weights stay in 16 bits: the top fraction of scores (TaCQ, arXiv 2504.07389, §3). Global by default:
  * one top-k over every scored weight of the model, k = ⌊p·P⌋, P = the number of scored weights;
  * per matrix and per row as options. Ties are broken by position (linear order, then row-major
  * index), so the same scores always give the same mask.

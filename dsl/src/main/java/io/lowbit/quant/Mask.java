@@ -17,6 +17,12 @@ public record Mask(Map<String, Tensor> kept) implements AutoCloseable {
     return kept.get(linear);
   }
 
+  /** The kept weights of one linear on {@code d} (where the work is), or null. */
+  public Tensor on(String linear, io.lowbit.torch.Device d) {
+    Tensor k = kept.get(linear);
+    return k == null || k.device().equals(d) ? k : k.to(d);
+  }
+
   public long count() {
     long n = 0;
     for (Tensor t : kept.values()) n += t.sum().itemLong();

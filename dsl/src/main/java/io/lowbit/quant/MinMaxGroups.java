@@ -6,11 +6,11 @@ import io.lowbit.torch.Tensor;
 import io.lowbit.torch.Torch;
 
 /**
- * The uniform quantizer of llmc, which AWQ and TesseraQ use (ptq-algorithms.md §B.2) and which
- * differs from GPTQ's: each group's range is its own min and max, not stretched to hold 0, and the
- * zero point is an integer. A weight [r, c] is seen as groups [r·⌈c/g⌉, g], row-major; when g does
- * not divide c the last group of each row is padded by repeating its last column, which leaves its
- * min and max as they are.
+ * The uniform quantizer of llmc (ModelTC/llmc llmc/compression/quantization/quant.py), which AWQ
+ * and TesseraQ use and which differs from GPTQ's: each group's range is its own min and max, not
+ * stretched to hold 0, and the zero point is an integer. A weight [r, c] is seen as groups
+ * [r·⌈c/g⌉, g], row-major; when g does not divide c the last group of each row is padded by
+ * repeating its last column, which leaves its min and max as they are.
  */
 final class MinMaxGroups {
   final long rows, cols, groupSize, groupsPerRow;
@@ -87,6 +87,14 @@ final class MinMaxGroups {
   Tensor fake(Tensor wg) {
     try (Scope s = Scope.open(); Quantizer.Params p = fit(wg)) {
       return s.keep(codes(wg, p).sub(p.zero()).mul(p.scale()));
+    }
+  }
+
+  /** The dense weight [r, c] from codes [r, c] and per-group scales and zeros [r, groups], in {@code dtype}. */
+  Tensor dense(Tensor codes, Tensor scales, Tensor zeros, DType dtype) {
+    try (Scope s = Scope.open()) {
+      Tensor level = grouped(codes).sub(zeros.reshape(-1, 1)).mul(scales.reshape(-1, 1));
+      return s.keep(ungrouped(level).to(dtype));
     }
   }
 

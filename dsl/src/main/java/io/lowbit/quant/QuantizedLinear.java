@@ -1,5 +1,7 @@
 package io.lowbit.quant;
 
+import io.lowbit.torch.DType;
+import io.lowbit.torch.Device;
 import io.lowbit.torch.Tensor;
 
 /**
@@ -9,6 +11,23 @@ import io.lowbit.torch.Tensor;
  */
 public record QuantizedLinear(String name, int bits, int groupSize, Tensor codes, Tensor scales, Tensor zeros,
     int[] groupOfColumn, Tensor keep, long kept, double loss) implements AutoCloseable {
+
+  /**
+   * A layer's record with its tensors beside the model ({@code home}: host memory when the work is on
+   * a GPU), codes as u8; takes ownership of codes, scales and zeros, copies {@code keep}.
+   */
+  static QuantizedLinear stored(String name, Grid grid, Tensor codes, Tensor scales, Tensor zeros, int[] groupOf,
+      Tensor keep, double loss, Device home) {
+    // handles share storage, so closing the inputs below frees nothing these still use
+    Tensor k = keep == null ? null : keep.to(home).escape();
+    Tensor bytes = codes.to(home, DType.U8).escape();
+    Tensor sc = scales.to(home).escape(), zr = zeros.to(home).escape();
+    codes.close();
+    scales.close();
+    zeros.close();
+    return new QuantizedLinear(name, grid.bits(), grid.groupSize(), bytes, sc, zr, groupOf, k,
+        k == null ? 0 : k.sum().itemLong(), loss);
+  }
 
   public long numel() {
     return codes.numel();

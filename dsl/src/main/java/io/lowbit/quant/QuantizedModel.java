@@ -1,6 +1,9 @@
 package io.lowbit.quant;
 
 import com.google.gson.GsonBuilder;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import io.lowbit.model.CheckpointException;
@@ -10,6 +13,7 @@ import io.lowbit.model.Safetensors;
 import io.lowbit.torch.Tensor;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.lang.reflect.RecordComponent;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -52,10 +56,24 @@ public final class QuantizedModel implements AutoCloseable {
 
   /** The dense model with dequantized weights: evaluate, generate or save it like any model. */
   public Model model() { return model; }
+  /** The options that made it (an algorithm's record: {@code name()} says which). */
   public Method method() { return method; }
   public Grid grid() { return grid; }
   public double seconds() { return seconds; }
   public QuantizedLinear linear(String name) { return linears.get(name); }
+
+  /** The method with its non-default options and the grid: "GPTQ act-order W3 g128". */
+  public String label() {
+    return method.label() + " " + grid;
+  }
+
+  /**
+   * The dense model's {@link Model#fingerprint()} with the options and grid that made it: two models
+   * quantized differently never share a cached result, even if their weights' sums agree.
+   */
+  public String fingerprint() {
+    return model.fingerprint() + "|" + label();
+  }
 
   public long weights() {
     return linears.values().stream().mapToLong(QuantizedLinear::numel).sum();
@@ -79,7 +97,7 @@ public final class QuantizedModel implements AutoCloseable {
   /**
    * Saves as a folder: the dense model (config.json, safetensors, tokenizer) loadable by any
    * Hugging Face tool, plus quantization.safetensors (codes, scales, zeros, kept masks) and
-   * quantization.json (method, grid, bit accounting).
+   * quantization.json (method and its options, grid, bit accounting).
    */
   public void save(Path folder) {
     Models.save(model, folder);
@@ -95,6 +113,7 @@ public final class QuantizedModel implements AutoCloseable {
     JsonObject j = new JsonObject();
     j.addProperty("format", "lowbit-quantized/1");
     j.addProperty("method", method.name());
+    j.add("options", optionsJson(method));
     j.addProperty("bits", grid.bits());
     j.addProperty("group_size", grid.groupSize());
     j.addProperty("symmetric", grid.sym());
@@ -150,7 +169,76 @@ public final class QuantizedModel implements AutoCloseable {
       for (QuantizedLinear q : ls.values()) q.close();
       throw e;
     }
-    return new QuantizedModel(m, Method.valueOf(j.get("method").getAsString()), grid, ls, j.get("seconds").getAsDouble());
+    JsonObject options = j.has("options") ? j.getAsJsonObject("options") : new JsonObject(); // older files: defaults
+    Method method = options(j.get("method").getAsString(), options);
+    return new QuantizedModel(m, method, grid, ls, j.get("seconds").getAsDouble());
+  }
+
+  /** An options record as JSON, component by component (enums by name, paths as text). */
+  static JsonObject optionsJson(Method method) {
+    JsonObject o = new JsonObject();
+    try {
+      for (RecordComponent c : method.getClass().getRecordComponents()) {
+        Object v = c.getAccessor().invoke(method);
+        switch (v) {
+          case null -> o.add(c.getName(), JsonNull.INSTANCE);
+          case Boolean b -> o.addProperty(c.getName(), b);
+          case Number n -> o.addProperty(c.getName(), n);
+          case Enum<?> e -> o.addProperty(c.getName(), e.name());
+          case List<?> l -> {
+            JsonArray a = new JsonArray();
+            for (Object x : l) a.add((Number) x);
+            o.add(c.getName(), a);
+          }
+          default -> o.addProperty(c.getName(), v.toString());
+        }
+      }
+    } catch (ReflectiveOperationException e) {
+      throw new IllegalStateException(e);
+    }
+    return o;
+  }
+
+  /** The options named {@code name} from their JSON; absent components (older files) take the defaults. */
+  static Method options(String name, JsonObject json) {
+    Method defaults = switch (name) {
+      case "RTN" -> Rtn.Options.defaults();
+      case "GPTQ" -> Gptq.Options.defaults();
+      case "AWQ" -> Awq.Options.defaults();
+      case "TESSERAQ" -> Tesseraq.Options.defaults();
+      default -> throw new CheckpointException("unknown quantization method " + name);
+    };
+    try {
+      RecordComponent[] cs = defaults.getClass().getRecordComponents();
+      Object[] values = new Object[cs.length];
+      Class<?>[] types = new Class<?>[cs.length];
+      for (int i = 0; i < cs.length; i++) {
+        types[i] = cs[i].getType();
+        JsonElement e = json.get(cs[i].getName());
+        values[i] = e == null ? cs[i].getAccessor().invoke(defaults) : value(types[i], e);
+      }
+      return (Method) defaults.getClass().getDeclaredConstructor(types).newInstance(values);
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      Throwable cause = e instanceof java.lang.reflect.InvocationTargetException t ? t.getCause() : e;
+      throw new CheckpointException(name + " options " + json + " do not load (" + cause.getMessage() + ")", cause);
+    }
+  }
+
+  @SuppressWarnings({"unchecked", "rawtypes"})
+  private static Object value(Class<?> type, JsonElement e) {
+    if (e.isJsonNull()) return null;
+    if (type == int.class) return e.getAsInt();
+    if (type == long.class) return e.getAsLong();
+    if (type == double.class) return e.getAsDouble();
+    if (type == boolean.class) return e.getAsBoolean();
+    if (type == Path.class) return Path.of(e.getAsString());
+    if (type.isEnum()) return Enum.valueOf((Class<? extends Enum>) type, e.getAsString());
+    if (type == List.class) {
+      List<Double> l = new java.util.ArrayList<>();
+      for (JsonElement x : e.getAsJsonArray()) l.add(x.getAsDouble());
+      return l;
+    }
+    throw new IllegalArgumentException("no JSON form for " + type);
   }
 
   @Override
@@ -162,6 +250,6 @@ public final class QuantizedModel implements AutoCloseable {
   @Override
   public String toString() {
     return String.format(java.util.Locale.ROOT, "QuantizedModel[%s %s %s, %.3f bits (papers), %.3f bits (storage), %.1f s]",
-        model.name(), method, grid, paperBits(), storageBits(), seconds);
+        model.name(), method.label(), grid, paperBits(), storageBits(), seconds);
   }
 }

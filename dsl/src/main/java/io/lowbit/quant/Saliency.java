@@ -15,7 +15,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * How much each weight matters to the task (tacq.md §1): a score per weight of every quantized
+ * How much each weight matters to the task (TaCQ, arXiv 2504.07389, §3): a score per weight of every quantized
  * linear, from the calibration gradients, the weights, and Q_ref(W), the unmasked GPTQ result at
  * the target bits on the same calibration set. Only the ranking matters; {@link Keep} turns scores
  * into a mask. The object does not own the gradients or the reference model it is given.

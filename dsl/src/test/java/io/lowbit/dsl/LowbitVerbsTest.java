@@ -62,6 +62,24 @@ class LowbitVerbsTest {
   }
 
   @Test
+  void refinedOptionsAreKeptAndLabelTheirRowsAndCacheEntries() {
+    try (Model m = load(TestData.stories260K().toString())) {
+      var cal = calibrate(m, text("text/tinystories_train_excerpt.txt"), 4, 128);
+      try (var plain = quantize(m, bits(3).groups(32), GPTQ, cal);
+          var ordered = quantize(m, bits(3).groups(32), Lowbit.gptq().actOrder().staticGroups(), cal)) {
+        assertEquals(Lowbit.gptq().actOrder().staticGroups(), ordered.method());
+        assertEquals(GPTQ, plain.method());
+        Table a = eval(plain, perplexity(tinystories()).first(1)), b = eval(ordered, perplexity(tinystories()).first(1));
+        assertEquals("stories260K GPTQ W3 g32", a.get(0, "model"));
+        assertEquals("stories260K GPTQ act-order static-groups W3 g32", b.get(0, "model"));
+        // the cache is keyed by the fingerprint column: the two results are two entries
+        assertTrue(!a.get(0, "fingerprint").equals(b.get(0, "fingerprint")), a + "\n" + b);
+        assertEquals("GPTQ", summary(ordered).get(0, "method"), "tables keep the method's name");
+      }
+    }
+  }
+
+  @Test
   void everyTaskRunsThroughEvalAndRepeatsFromTheCache() throws java.io.IOException {
     TestData.shared("choice");
     TestData.shared("mmlu");

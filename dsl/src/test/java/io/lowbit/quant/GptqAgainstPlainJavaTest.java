@@ -180,7 +180,7 @@ class GptqAgainstPlainJavaTest {
     Problem p = problem(3);
     try (Scope s = Scope.open()) {
       Gptq.Result got = Gptq.quantize(tensor(p.w()), tensor(p.h()), Grid.bits(3).groups(32), null,
-          Gptq.Options.defaults().withBlockSize(32));
+          Gptq.Options.defaults().blockSize(32));
       assertSame(reference(p, 3, 32, null), got);
       assertEquals((COLS + 31) / 32, got.scales().size(1), "one range per group of 32 columns");
       assertEquals(9, got.groupOfColumn()[299]);
@@ -205,7 +205,7 @@ class GptqAgainstPlainJavaTest {
     Problem p = problem(5);
     try (Scope s = Scope.open()) {
       Tensor w = tensor(p.w()), h = tensor(p.h());
-      Gptq.Result r = Gptq.quantize(w, h, Grid.bits(4).groups(64), null, Gptq.Options.defaults().withActOrder(true).withStaticGroups(true));
+      Gptq.Result r = Gptq.quantize(w, h, Grid.bits(4).groups(64), null, Gptq.Options.defaults().actOrder().staticGroups());
       // with static groups every column's value is scale·(code − zero) of its original group
       double[] q = r.weight().toDoubleArray(), codes = r.codes().toDoubleArray(), sc = r.scales().toDoubleArray(), zr = r.zeros().toDoubleArray();
       int groups = (int) r.scales().size(1);

@@ -29,8 +29,8 @@ class GptqFusedSweepTest {
       for (Grid g : List.of(Grid.bits(3), Grid.bits(2).groups(32), Grid.bits(4).groups(128).symmetric(), Grid.bits(3).mse()))
         for (Tensor k : new Tensor[] {null, keep}) {
           Gptq.Options o = Gptq.Options.defaults();
-          Gptq.Result loop = Gptq.quantize(w, h, g, k, o.withFusedSweep(false));
-          Gptq.Result fused = Gptq.quantize(w, h, g, k, o.withFusedSweep(true));
+          Gptq.Result loop = Gptq.quantize(w, h, g, k, o.fusedSweep(false));
+          Gptq.Result fused = Gptq.quantize(w, h, g, k, o.fusedSweep(true));
           String what = g + (k == null ? "" : " with kept weights");
           float[] a = loop.weight().toFloatArray(), b = fused.weight().toFloatArray();
           float[] ca = loop.codes().toFloatArray(), cb = fused.codes().toFloatArray();

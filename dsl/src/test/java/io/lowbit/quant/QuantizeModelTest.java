@@ -54,8 +54,8 @@ class QuantizeModelTest {
   void gptqBeatsRtnAtThreeAndTwoBitsAndLeavesTheOriginalAlone() {
     double before = ppl(fp);
     for (int bits : new int[] {3, 2}) {
-      try (QuantizedModel rtn = Quantize.run(fp, Grid.bits(bits), Method.RTN, null, null, Gptq.Options.defaults(), Progress.NONE);
-          QuantizedModel gptq = Quantize.run(fp, Grid.bits(bits), Method.GPTQ, cal, null, Gptq.Options.defaults(), Progress.NONE)) {
+      try (QuantizedModel rtn = Quantize.run(fp, Grid.bits(bits), Rtn.Options.defaults(), null, null, Progress.NONE);
+          QuantizedModel gptq = Quantize.run(fp, Grid.bits(bits), Gptq.Options.defaults(), cal, null, Progress.NONE)) {
         double r = ppl(rtn.model()), g = ppl(gptq.model());
         System.out.printf(java.util.Locale.ROOT, "stories260K W%d per-row (16 val windows): fp %.3f, RTN %.3f, GPTQ %.3f%n", bits, before, r, g);
         assertTrue(g < r, bits + " bits: GPTQ " + g + " should beat RTN " + r);
@@ -76,7 +76,7 @@ class QuantizeModelTest {
         kept.put(l.name(), w.ge(threshold).escape());
       }
       try (Mask mask = new Mask(kept);
-          QuantizedModel q = Quantize.run(fp, Grid.bits(3).groups(32), Method.GPTQ, cal, mask, Gptq.Options.defaults(), Progress.NONE)) {
+          QuantizedModel q = Quantize.run(fp, Grid.bits(3).groups(32), Gptq.Options.defaults(), cal, mask, Progress.NONE)) {
         for (var l : q.model().linears()) {
           QuantizedLinear ql = q.linear(l.name());
           Tensor codes = ql.codes().to(DType.F32);
@@ -100,7 +100,7 @@ class QuantizeModelTest {
 
   @Test
   void savedResultsReloadToTheSamePerplexity(@TempDir Path dir) {
-    try (QuantizedModel q = Quantize.run(fp, Grid.bits(4), Method.GPTQ, cal, null, Gptq.Options.defaults(), Progress.NONE)) {
+    try (QuantizedModel q = Quantize.run(fp, Grid.bits(4), Gptq.Options.defaults(), cal, null, Progress.NONE)) {
       q.save(dir);
       try (QuantizedModel back = QuantizedModel.load(dir)) {
         assertEquals(ppl(q.model()), ppl(back.model()), 0);
@@ -123,7 +123,7 @@ class QuantizeModelTest {
     AtomicReference<Throwable> thrown = new AtomicReference<>();
     Thread worker = new Thread(() -> {
       try {
-        Quantize.run(fp, Grid.bits(3), Method.GPTQ, cal, null, Gptq.Options.defaults(),
+        Quantize.run(fp, Grid.bits(3), Gptq.Options.defaults(), cal, null,
             (what, done, total) -> Thread.currentThread().interrupt()); // the stop button, after block 1
       } catch (Throwable t) {
         thrown.set(t);
@@ -143,8 +143,8 @@ class QuantizeModelTest {
     var gpu = io.lowbit.torch.Device.cuda(0);
     try (Model host = Models.load(TestData.stories260K().toString(), Models.Options.defaults().on(io.lowbit.torch.Device.CPU));
         Model onGpu = Models.load(TestData.stories260K().toString(), Models.Options.defaults().on(gpu));
-        QuantizedModel a = Quantize.run(host, Grid.bits(3), Method.GPTQ, cal, null, Gptq.Options.defaults(), Progress.NONE, gpu);
-        QuantizedModel b = Quantize.run(onGpu, Grid.bits(3), Method.GPTQ, cal, null, Gptq.Options.defaults(), Progress.NONE)) {
+        QuantizedModel a = Quantize.run(host, Grid.bits(3), Gptq.Options.defaults(), cal, null, Progress.NONE, gpu);
+        QuantizedModel b = Quantize.run(onGpu, Grid.bits(3), Gptq.Options.defaults(), cal, null, Progress.NONE)) {
       assertEquals(io.lowbit.torch.Device.CPU, a.model().linear("layers.4.mlp.down").weight().device(), "the result stays in host memory");
       assertEquals(io.lowbit.torch.Device.CPU, a.linear("layers.4.mlp.down").codes().device());
       for (var l : host.linears()) {
@@ -159,7 +159,7 @@ class QuantizeModelTest {
   @Test
   void gptqWithoutCalibrationIsRefused() {
     var e = assertThrows(IllegalArgumentException.class,
-        () -> Quantize.run(fp, Grid.bits(3), Method.GPTQ, null, null, Gptq.Options.defaults(), Progress.NONE));
+        () -> Quantize.run(fp, Grid.bits(3), Gptq.Options.defaults(), null, null, Progress.NONE));
     assertTrue(e.getMessage().contains("calibration"));
   }
 }

@@ -29,13 +29,13 @@ class TesseraqAcceptanceTest {
       Perplexity.Options po = new Perplexity.Options(512, 2, 128); // the first 128 validation windows
       Grid grid = Grid.bits(2).groups(32);
       double awq, gptq, tq;
-      try (QuantizedModel q = Quantize.run(fp, grid, Method.AWQ, cal, null, Gptq.Options.defaults(), Progress.NONE, fp.device())) {
+      try (QuantizedModel q = Quantize.run(fp, grid, Awq.Options.defaults(), cal, null, Progress.NONE, fp.device())) {
         awq = Perplexity.of(q.model(), "val", val, po, Progress.NONE).perplexity();
       }
-      try (QuantizedModel q = Quantize.run(fp, grid, Method.GPTQ, cal, null, Gptq.Options.defaults(), Progress.NONE, fp.device())) {
+      try (QuantizedModel q = Quantize.run(fp, grid, Gptq.Options.defaults(), cal, null, Progress.NONE, fp.device())) {
         gptq = Perplexity.of(q.model(), "val", val, po, Progress.NONE).perplexity();
       }
-      Tesseraq.Options o = Tesseraq.Options.defaults().tenRounds().iterations(50);
+      Tesseraq.Options o = Tesseraq.Options.defaults().noCheckpoints().tenRounds().iterations(50);
       try (QuantizedModel q = Tesseraq.run(fp, grid, cal, o, Progress.NONE, fp.device())) {
         tq = Perplexity.of(q.model(), "val", val, po, Progress.NONE).perplexity();
       }
