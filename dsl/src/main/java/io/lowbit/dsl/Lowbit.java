@@ -261,6 +261,19 @@ public final class Lowbit {
     return Chart.groupedBars(title, t, firstMetric);
   }
 
+  /**
+   * The task's first metric against average bits, a line per method (kept weights make their own line):
+   * {@code pareto(List.of(m, rtn3, gptq3, rtn4, gptq4), perplexity(tinystories()))}.
+   */
+  public static Chart pareto(List<?> models, Task task) {
+    return Comparison.pareto(models, task);
+  }
+
+  /** A sweep's chart: its metric against average bits, a line per score rule: {@code pareto(sweep(m, cal, ...))}. */
+  public static Chart pareto(Sweep sweep) {
+    return sweep.chart();
+  }
+
   // ---------------------------------------------------------------- TaCQ (task-circuit quantization)
 
   /** |W|·|G|·|Q_ref(W) − W|: the paper's score, and the default. */
