@@ -47,7 +47,7 @@ final class BoundedCache<V> {
     return v;
   }
 
-  /** Keeps {@code value} under {@code key} as the most recent; a value it replaces is not freed (the caller owns it). */
+  /** Keeps {@code value} as the most recent under {@code key}; a value it replaces stays its caller's to free. */
   synchronized void put(String key, V value) {
     put(key, value, bytes.applyAsLong(value));
   }
