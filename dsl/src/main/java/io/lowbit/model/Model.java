@@ -166,17 +166,16 @@ public final class Model implements AutoCloseable {
     return name() + "@" + java.util.HexFormat.of().formatHex(sha.digest(), 0, 8);
   }
 
-  /** Elements per block of {@link #rawChecksums}: the int64 work stays at a few hundred MB on any model. */
-  private static final long CHECKSUM_BLOCK = 1L << 24;
-  /** A prime below 2^16: position weights 1 … P keep every single change visible (see rawChecksums). */
+  /** A prime, so rows of common widths (powers of two) never line up with it: see rawChecksums. */
   private static final long CHECKSUM_PRIME = 65521;
 
   /**
    * Σ b_i and Σ b_i·(i mod P + 1), mod 2^64, where b_i are the tensor's elements read as signed
-   * integers of their own width (the raw bits, on the tensor's device, a block at a time; no float64
-   * copy of the model). Changing one element changes the first sum by its nonzero difference. Swapping
-   * two different elements of at most 4 bytes moves the second by (b_i − b_j)·(w_j − w_i), below 2^48
-   * in size and so nonzero mod 2^64, unless their positions are a multiple of P apart.
+   * integers of their own width: the raw bits, in place on the tensor's device, with no copy. Laid
+   * out as rows of P, one integer column sum (accumulated in int64) gives both. Changing one element
+   * changes the first sum by its nonzero difference. Swapping two different elements of at most 4
+   * bytes moves the second by (b_i − b_j)·(w_j − w_i), below 2^48 in size and so nonzero mod 2^64,
+   * unless their positions are a multiple of P apart.
    */
   private static long[] rawChecksums(Tensor w) {
     DType asInt = switch (w.dtype().bytes) {
@@ -185,21 +184,25 @@ public final class Model implements AutoCloseable {
       case 4 -> DType.I32;
       default -> DType.I64;
     };
-    long n = w.numel(), plain = 0, weighted = 0;
+    long n = w.numel(), rows = n / CHECKSUM_PRIME, body = rows * CHECKSUM_PRIME;
     try (Scope s = Scope.open()) {
       Tensor flat = w.dtype() == DType.BOOL ? w.to(DType.I8).reshape(-1) : w.reshape(-1);
-      for (long start = 0; start < n; start += CHECKSUM_BLOCK) {
-        try (Scope block = Scope.open()) {
-          long len = Math.min(CHECKSUM_BLOCK, n - start);
-          Tensor bits = Torch.call1("aten::view", "dtype", flat.narrow(0, start, len), asInt).to(DType.I64);
-          Tensor pos = Torch.arange(start, start + len, 1, DType.I64, w.device());
-          Tensor factor = Torch.call1("aten::remainder", "Scalar", pos, CHECKSUM_PRIME).add(1L);
-          plain += bits.sum().itemLong();
-          weighted += bits.mul(factor).sum().itemLong();
-        }
+      Tensor bits = Torch.call1("aten::view", "dtype", flat, asInt);
+      long plain = 0, weighted = 0;
+      if (rows > 0) {
+        Tensor columns = bits.narrow(0, 0, body).view(rows, CHECKSUM_PRIME).sum(0).to(DType.I64); // int64 sums
+        Tensor factor = Torch.arange(1, CHECKSUM_PRIME + 1, 1, DType.I64, w.device());
+        plain += columns.sum().itemLong();
+        weighted += columns.mul(factor).sum().itemLong();
       }
+      if (body < n) { // the last n − body < P elements
+        Tensor tail = bits.narrow(0, body, n - body).to(DType.I64);
+        Tensor factor = Torch.arange(1, n - body + 1, 1, DType.I64, w.device());
+        plain += tail.sum().itemLong();
+        weighted += tail.mul(factor).sum().itemLong();
+      }
+      return new long[] {plain, weighted};
     }
-    return new long[] {plain, weighted};
   }
 
   /** A short name for tables: the checkpoint's file or folder name, or "random:preset". */
