@@ -8,6 +8,7 @@ import io.lowbit.model.Model;
 import io.lowbit.quant.Grid;
 import io.lowbit.quant.QuantizedModel;
 import io.lowbit.quant.Saliency.Score;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 
@@ -39,13 +40,9 @@ public final class TacqTable {
       StringBuilder ab = new StringBuilder();
       for (int bits : new int[] {3, 2}) {
         Grid grid = bits(bits).mse();
-        try (QuantizedModel rtn = quantize(m, grid, RTN); QuantizedModel gptq = quantize(m, grid, GPTQ, cal)) {
-          row("RTN", bits, rtn, ppl(rtn, task));
-          row("GPTQ", bits, gptq, ppl(gptq, task));
-        }
-        try (QuantizedModel t = tacq(m, grid, cal, percent)) {
-          row("TaCQ", bits, t, ppl(t, task));
-        }
+        for (Row r : methods(m, cal, task, bits, percent))
+          System.out.printf(Locale.ROOT, "| %s | %d | %.4f | %.4f | %.4f |%n", r.method(), r.bits(), r.paperBits(),
+              r.storageBits(), r.perplexity());
         for (Score rule : ablation) {
           Scores s = saliency(m, cal, rule, grid);
           try (QuantizedModel q = quantize(m, grid, GPTQ, cal, keep(s, percent))) {
@@ -60,6 +57,29 @@ public final class TacqTable {
     }
   }
 
+  /** One row of the main table. */
+  record Row(String method, int bits, double paperBits, double storageBits, double perplexity) {}
+
+  /**
+   * RTN, GPTQ and TaCQ at one bit width on the MSE grid. Plain GPTQ is TaCQ's Q_ref (same grid,
+   * calibration and options), so its row reads the Q_ref the saliency keeps instead of running GPTQ
+   * a second time; that model stays cached for the ablation and is freed by {@code clearCaches()}.
+   */
+  static List<Row> methods(Model m, Calibration cal, io.lowbit.dsl.Task task, int bits, double percent) {
+    Grid grid = bits(bits).mse();
+    List<Row> rows = new ArrayList<>();
+    try (QuantizedModel rtn = quantize(m, grid, RTN)) {
+      rows.add(row("RTN", bits, rtn, ppl(rtn, task)));
+    }
+    Scores s = saliency(m, cal, TACQ, grid);
+    QuantizedModel gptq = s.saliency().reference();
+    rows.add(row("GPTQ", bits, gptq, ppl(gptq, task)));
+    try (QuantizedModel t = quantize(m, grid, GPTQ, cal, keep(s, percent))) { // what tacq(m, grid, cal, percent) does
+      rows.add(row("TaCQ", bits, t, ppl(t, task)));
+    }
+    return rows;
+  }
+
   private static double ppl(Model m, io.lowbit.dsl.Task task) {
     return ((Number) eval(m, task).rows().get(0).get(3)).doubleValue();
   }
@@ -68,7 +88,7 @@ public final class TacqTable {
     return ((Number) eval(q, task).rows().get(0).get(3)).doubleValue();
   }
 
-  private static void row(String method, int bits, QuantizedModel q, double ppl) {
-    System.out.printf(Locale.ROOT, "| %s | %d | %.4f | %.4f | %.4f |%n", method, bits, q.paperBits(), q.storageBits(), ppl);
+  private static Row row(String method, int bits, QuantizedModel q, double ppl) {
+    return new Row(method, bits, q.paperBits(), q.storageBits(), ppl);
   }
 }

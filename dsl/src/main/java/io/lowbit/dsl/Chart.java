@@ -48,13 +48,63 @@ public final class Chart {
     return new Chart(c, points);
   }
 
+  /** The x axis of every bits trade-off chart. */
+  static final String BITS_AXIS = "average bits per weight (papers' count: kept weights at 16 bits)";
+
+  /**
+   * A metric's axis title with its unit: "perplexity (per token, lower is better)", "acc (fraction
+   * correct)"; other names stay as they are.
+   */
+  static String metricAxis(String metric) {
+    String m = metric.toLowerCase(java.util.Locale.ROOT);
+    if (m.endsWith("perplexity")) return metric + " (per token, lower is better)";
+    if (m.endsWith("acc") || m.endsWith("acc_norm") || m.endsWith("accuracy")) return metric + " (fraction correct)";
+    return metric;
+  }
+
+  /**
+   * A metric against average bits per weight: a line per method or score rule through its points in
+   * order of bits, the trade-off a sweep is run to show. {@code points} maps each line to its (bits,
+   * value) pairs.
+   */
+  public static Chart pareto(String title, String metric, Map<String, ? extends List<double[]>> points) {
+    System.setProperty("java.awt.headless", "true");
+    XYChart c = new XYChartBuilder().width(720).height(400).title(title).xAxisTitle(BITS_AXIS)
+        .yAxisTitle(metricAxis(metric)).build();
+    c.getStyler().setLegendPosition(Styler.LegendPosition.OutsideS);
+    c.getStyler().setChartBackgroundColor(Color.WHITE);
+    int n = 0;
+    for (var e : points.entrySet()) {
+      List<double[]> sorted = new ArrayList<>(e.getValue());
+      sorted.sort(java.util.Comparator.comparingDouble(p -> p[0]));
+      double[] x = new double[sorted.size()], y = new double[sorted.size()];
+      for (int i = 0; i < x.length; i++) {
+        x[i] = sorted.get(i)[0];
+        y[i] = sorted.get(i)[1];
+      }
+      c.addSeries(e.getKey(), x, y);
+      n += x.length;
+    }
+    return new Chart(c, n);
+  }
+
   /**
    * A grouped bar chart of a {@link Table}: one group per numeric column from {@code firstMetric}
-   * on, one bar per row, labelled by the row's first cell.
+   * on, one bar per row, labelled by the row's first cell; the y axis names the columns' metrics.
    */
   public static Chart groupedBars(String title, Table t, int firstMetric) {
+    List<String> axes = new ArrayList<>();
+    for (String col : t.columns().subList(firstMetric, t.columns().size())) {
+      String a = metricAxis(col.substring(col.lastIndexOf(' ') + 1)); // "arc_easy acc" → "acc (fraction correct)"
+      if (!axes.contains(a)) axes.add(a);
+    }
+    return groupedBars(title, String.join(" · ", axes), t, firstMetric);
+  }
+
+  /** {@link #groupedBars(String, Table, int)} with the y axis's title given. */
+  public static Chart groupedBars(String title, String yTitle, Table t, int firstMetric) {
     System.setProperty("java.awt.headless", "true");
-    CategoryChart c = new CategoryChartBuilder().width(720).height(400).title(title).yAxisTitle("value").build();
+    CategoryChart c = new CategoryChartBuilder().width(720).height(400).title(title).yAxisTitle(yTitle).build();
     c.getStyler().setLegendPosition(Styler.LegendPosition.OutsideS);
     c.getStyler().setChartBackgroundColor(Color.WHITE);
     c.getStyler().setAvailableSpaceFill(0.8);
@@ -123,6 +173,37 @@ public final class Chart {
 
   public String title() {
     return chart.getTitle();
+  }
+
+  public String xTitle() {
+    return switch (chart) {
+      case XYChart c -> c.getXAxisTitle();
+      case CategoryChart c -> c.getXAxisTitle();
+      case org.knowm.xchart.HeatMapChart c -> c.getXAxisTitle();
+      default -> "";
+    };
+  }
+
+  public String yTitle() {
+    return switch (chart) {
+      case XYChart c -> c.getYAxisTitle();
+      case CategoryChart c -> c.getYAxisTitle();
+      case org.knowm.xchart.HeatMapChart c -> c.getYAxisTitle();
+      default -> "";
+    };
+  }
+
+  /** Each line's (x, y) points as drawn, for a line chart; empty for bars and heat maps. */
+  public Map<String, List<double[]>> series() {
+    Map<String, List<double[]>> out = new java.util.LinkedHashMap<>();
+    if (chart instanceof XYChart xy)
+      for (var series : xy.getSeriesCollection()) {
+        double[] x = series.getXData(), y = series.getYData();
+        List<double[]> ps = new ArrayList<>();
+        for (int i = 0; i < x.length; i++) ps.add(new double[] {x[i], y[i]});
+        out.put(series.getName(), ps);
+      }
+    return out;
   }
 
   /** Writes PNG, or SVG when the name ends in .svg. */

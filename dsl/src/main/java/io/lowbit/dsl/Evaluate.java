@@ -10,8 +10,6 @@ import io.lowbit.quant.QuantizedModel;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 
 /** Runs tasks on a model into table rows (model, task, metric, value, n, seconds), cached per model fingerprint and settings. */
 final class Evaluate {
@@ -19,11 +17,16 @@ final class Evaluate {
 
   static final List<String> COLUMNS = List.of("model", "task", "metric", "value", "n", "seconds", "settings", "fingerprint");
 
-  /** Rows of earlier runs: re-running a notebook cell does not recompute. */
-  private static final Map<String, List<List<Object>>> CACHE = new ConcurrentHashMap<>();
+  /** Rows of the most recent runs ({@link Caches.Limits#results()}): re-running a notebook cell does not recompute. */
+  private static final BoundedCache<List<List<Object>>> CACHE =
+      new BoundedCache<>(() -> Caches.limits().results(), () -> Long.MAX_VALUE, rows -> 0, rows -> {});
 
   static void clearCache() {
     CACHE.clear();
+  }
+
+  static int cached() {
+    return CACHE.size();
   }
 
   /** A row per metric of each task, labelled with the model's name. */

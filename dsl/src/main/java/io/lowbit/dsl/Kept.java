@@ -19,7 +19,7 @@ public record Kept(Mask mask, double percent, KeepScope scope, Scores from, Tabl
         table.rows().subList(0, table.rows().size() - 1).stream()
             .map(r -> r.subList(0, r.size() - 1)).toList());
     String title = "kept weights per layer (" + Tacq.percent(percent) + ", " + from.rule() + ")";
-    return Chart.groupedBars(title, perLayer, 1);
+    return Chart.groupedBars(title, "kept weights (count)", perLayer, 1);
   }
 
   /** Where one matrix's kept weights are: counts over a grid of at most 48 × 48 blocks. */

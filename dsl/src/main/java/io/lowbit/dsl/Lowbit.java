@@ -278,6 +278,22 @@ public final class Lowbit {
     return Chart.groupedBars(title, t, firstMetric);
   }
 
+  /**
+   * The task's first metric against average bits, a line per method (kept weights make their own line):
+   * {@code pareto(List.of(m, q, r), perplexity(tinystories()))}.
+   */
+  public static Chart pareto(List<?> models, Task task) {
+    return Comparison.pareto(models, task);
+  }
+
+  /**
+   * A sweep's chart: its metric against average bits, a line per score rule:
+   * {@code pareto(sweep(m, cal, task, List.of(0.0, 0.35, 1.0), List.of(2, 3), TACQ, MSG))}.
+   */
+  public static Chart pareto(Sweep sweep) {
+    return sweep.chart();
+  }
+
   // ---------------------------------------------------------------- TaCQ (task-circuit quantization)
 
   /** |W|·|G|·|Q_ref(W) − W|: the paper's score, and the default. */

@@ -22,7 +22,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 
 /**
@@ -33,17 +32,37 @@ import java.util.function.Function;
 final class Tacq {
   private Tacq() {}
 
-  private static final Map<String, Gradients> GRADIENTS = new ConcurrentHashMap<>();
-  private static final Map<String, QuantizedModel> REFERENCES = new ConcurrentHashMap<>();
-  private static final Map<String, QuantizedModel> ROUNDED = new ConcurrentHashMap<>();
-  private static final Map<String, Map<String, Tensor>> HESSIANS = new ConcurrentHashMap<>();
+  // bounded by Caches.limits(), least recently used first; an evicted entry's tensors are freed
+  private static final BoundedCache<Gradients> GRADIENTS = new BoundedCache<>(() -> Caches.limits().gradients(),
+      () -> Caches.limits().gradientBytes(), g -> 0, Gradients::close); // sized by gradients(), which knows the linears
+  private static final BoundedCache<QuantizedModel> REFERENCES = new BoundedCache<>(() -> Caches.limits().references(),
+      () -> Caches.limits().referenceBytes(), Tacq::bytes, QuantizedModel::close);
+  private static final BoundedCache<QuantizedModel> ROUNDED = new BoundedCache<>(() -> Caches.limits().references(),
+      () -> Caches.limits().referenceBytes(), Tacq::bytes, QuantizedModel::close);
+  private static final BoundedCache<Map<String, Tensor>> HESSIANS = new BoundedCache<>(() -> Caches.limits().hessians(),
+      () -> Caches.limits().hessianBytes(), h -> h.values().stream().mapToLong(Tensor::byteSize).sum(),
+      h -> h.values().forEach(Tensor::close));
   private static final List<Gradients> RETIRED = new ArrayList<>();
 
-  /** What identifies the weights and calibration set (the fingerprint is a pass over the weights: take it once per call). */
-  static String key(String fingerprint, Calibration cal) {
+  /**
+   * What identifies the weights, where they and the work live, and the calibration set (the
+   * fingerprint is a pass over the weights: take it once per call). The devices keep a host copy
+   * of a GPU model from reading cached tensors in GPU memory, and the other way round.
+   */
+  static String key(String fingerprint, Calibration cal, Device home, Device work) {
     int h = 1;
     for (int[] s : cal.sequences()) h = 31 * h + Arrays.hashCode(s);
-    return fingerprint + "|" + cal.name() + "|" + cal.sequences().size() + "×" + cal.tokens() + "|" + Integer.toHexString(h);
+    return fingerprint + "|" + home + "→" + work + "|" + cal.name() + "|" + cal.sequences().size() + "×" + cal.tokens()
+        + "|" + Integer.toHexString(h);
+  }
+
+  private static String key(String fingerprint, Calibration cal, Model m) {
+    return key(fingerprint, cal, m.device(), Device.defaultDevice());
+  }
+
+  /** The dense linear weights a quantized copy owns (the rest it shares with its model). */
+  private static long bytes(QuantizedModel q) {
+    return q.model().linears().stream().mapToLong(l -> l.weight().byteSize()).sum();
   }
 
   private static Gradients gradients(String k, Model m, Calibration cal, boolean baselines, Progress p) {
@@ -52,7 +71,10 @@ final class Tacq {
     // a model in host memory and a GPU: block by block, the sums staying in host memory
     Gradients fresh = Gradients.compute(m, cal, DType.F32, baselines, p, Device.defaultDevice());
     if (g != null) RETIRED.add(g); // scores made earlier may still read it: freed by clear()
-    GRADIENTS.put(k, fresh);
+    long bytes = 0;
+    for (var l : m.linears())
+      bytes += fresh.abs(l.name()).byteSize() * (fresh.hasBaselines() ? 3 : 1); // Σ|g|, and Σg², Σg
+    GRADIENTS.put(k, fresh, bytes);
     return fresh;
   }
 
@@ -61,7 +83,7 @@ final class Tacq {
    * with GPTQ without outliers (arXiv 2504.07389, App. D.4).
    */
   static synchronized QuantizedModel reference(Model m, Calibration cal, Grid grid, Progress p) {
-    return reference(key(m.fingerprint(), cal), m, cal, grid, p);
+    return reference(key(m.fingerprint(), cal, m), m, cal, grid, p);
   }
 
   private static synchronized QuantizedModel reference(String k, Model m, Calibration cal, Grid grid, Progress p) {
@@ -75,7 +97,7 @@ final class Tacq {
    * cache: only the scores, the mask and the masked GPTQ are computed again.
    */
   static QuantizedModel tacq(Model m, Grid grid, Calibration cal, double percent, Progress p) {
-    String k = key(m.fingerprint(), cal);
+    String k = key(m.fingerprint(), cal, m);
     io.lowbit.quant.Tacq.Steps cached = new io.lowbit.quant.Tacq.Steps() {
       @Override
       public Gradients gradients(Model model, Calibration c, Progress q, Device work) {
@@ -99,14 +121,15 @@ final class Tacq {
 
   static synchronized Saliency saliency(Model m, Calibration cal, Score rule, Grid grid, Progress p) {
     String fingerprint = m.fingerprint();
-    String k = key(fingerprint, cal);
+    String k = key(fingerprint, cal, m);
     boolean baselines = rule == Score.FISHER || rule == Score.SIGNED_GRADIENT;
     Gradients g = rule == Score.WEIGHT || rule == Score.HESSIAN ? null : gradients(k, m, cal, baselines, p);
     QuantizedModel ref = rule == Score.TACQ || rule == Score.QAL ? reference(k, m, cal, grid, p) : null;
     QuantizedModel rounded = null;
     Map<String, Tensor> hinv = null;
     if (rule == Score.HESSIAN) {
-      rounded = ROUNDED.computeIfAbsent(fingerprint + "|" + grid, key ->
+      String where = m.device() + "→" + Device.defaultDevice();
+      rounded = ROUNDED.computeIfAbsent(fingerprint + "|" + where + "|" + grid, key ->
           Quantize.run(m, grid, Rtn.Options.defaults(), null, null, p, Device.defaultDevice()));
       hinv = HESSIANS.computeIfAbsent(k, key -> Saliency.inverseHessianDiagonals(m, cal, p));
     }
@@ -135,16 +158,17 @@ final class Tacq {
   }
 
   static synchronized void clear() {
-    GRADIENTS.values().forEach(Gradients::close);
     RETIRED.forEach(Gradients::close);
     RETIRED.clear();
-    REFERENCES.values().forEach(QuantizedModel::close);
-    ROUNDED.values().forEach(QuantizedModel::close);
-    HESSIANS.values().forEach(m -> m.values().forEach(Tensor::close));
     GRADIENTS.clear();
     REFERENCES.clear();
     ROUNDED.clear();
     HESSIANS.clear();
+  }
+
+  /** How many gradient sets and Q_ref models are kept now. */
+  static synchronized int[] cached() {
+    return new int[] {GRADIENTS.size(), REFERENCES.size()};
   }
 
   /** Kept weights per layer (rows) and matrix type (columns), with totals. */

@@ -64,10 +64,12 @@ public final class LogLikelihood {
         for (int k = 0; k < n; k++) {
           Request r = requests.get(order[done + k]);
           int[] all = concat(r.context(), r.continuation());
-          // too long: drop tokens from the left; a continuation longer than the context window keeps
-          // one token before it, and only its tokens that fit are scored
-          int cut = Math.max(0, all.length - max);
-          rows.add(Arrays.copyOfRange(all, cut, all.length));
+          // lm-evaluation-harness's window (EleutherAI/lm-evaluation-harness, lm_eval/models/huggingface.py,
+          // HFLM._loglikelihood_tokens): keep the last max + 1 tokens, drop the final one, whose logits
+          // predict nothing; the input is then up to max tokens. A continuation longer than that keeps
+          // one token before it, and only its tokens that fit are scored.
+          int cut = Math.max(0, all.length - 1 - max);
+          rows.add(Arrays.copyOfRange(all, cut, all.length - 1));
           contStart.add(Math.max(1, r.context().length - cut));
         }
         long[] ids = new long[n * len], mask = new long[n * len];
@@ -79,11 +81,15 @@ public final class LogLikelihood {
         try (Scope s = Scope.open()) {
           Tensor logits = m.forward(Torch.tensor(ids, n, len).to(m.device()), Torch.tensor(mask, n, len).to(m.device()));
           for (int k = 0; k < n; k++) {
-            int start = contStart.get(k), count = rows.get(k).length - start;
-            // positions start−1 … start+count−2 predict the continuation's tokens
+            Request r = requests.get(order[done + k]);
+            int[] all = concat(r.context(), r.continuation());
+            // row index j holds all[cut + j]; the continuation's tokens all[cut + start …] are
+            // predicted by row positions start−1 … (the row's last position predicts the final token)
+            int start = contStart.get(k), count = rows.get(k).length + 1 - start;
+            int cut = all.length - 1 - rows.get(k).length;
             Tensor lp = logits.select(0, k).narrow(0, start - 1, count).to(DType.F32).logSoftmax(-1);
             long[] target = new long[count];
-            for (int t = 0; t < count; t++) target[t] = rows.get(k)[start + t];
+            for (int t = 0; t < count; t++) target[t] = all[cut + start + t];
             Tensor tgt = Torch.tensor(target, count, 1).to(m.device());
             double ll = lp.gather(1, tgt).sum().item();
             boolean greedy = Arrays.equals(lp.argmax(1, false).toLongArray(), target);
@@ -98,7 +104,7 @@ public final class LogLikelihood {
   }
 
   private static int length(Request r, int max) {
-    return Math.min(max, r.context().length + r.continuation().length);
+    return Math.min(max, r.context().length + r.continuation().length - 1); // the final token is not input
   }
 
   private static int[] concat(int[] a, int[] b) {

@@ -157,22 +157,69 @@ public final class Model implements AutoCloseable {
   public List<Block> blocks() { return List.of(blocks); }
 
   /**
-   * A fingerprint of the current weights (config, and the sum and absolute sum of every linear's
-   * weight): equal models share it, a quantized copy does not. Costs two reductions per linear.
+   * A fingerprint of the current weights: the config, and for every tensor of {@link #weights()} its
+   * name, dtype, shape and two checksums of its raw bits. Equal models share it, a quantized copy or
+   * a model with any single weight changed (even −0 for +0, or two weights swapped) does not; it is
+   * the same on every run and every device, since integer sums do not depend on summation order.
    */
   public String fingerprint() {
-    java.util.zip.CRC32 crc = new java.util.zip.CRC32();
-    crc.update(config.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
-    try (Scope s = Scope.open(); var g = Torch.noGrad()) {
-      java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(16);
-      for (Linear l : linears()) {
-        Tensor w = l.weight().to(DType.F64);
-        b.clear();
-        b.putDouble(w.sum().item()).putDouble(w.abs().sum().item());
-        crc.update(b.array());
+    java.security.MessageDigest sha;
+    try {
+      sha = java.security.MessageDigest.getInstance("SHA-256");
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+    sha.update(config.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(16);
+    try (var g = Torch.noGrad()) {
+      for (var e : weights().entrySet()) {
+        Tensor w = e.getValue();
+        sha.update((e.getKey() + " " + w.dtype() + " " + java.util.Arrays.toString(w.shape()))
+            .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        long[] sums = rawChecksums(w);
+        sha.update(b.clear().putLong(sums[0]).putLong(sums[1]).array());
       }
     }
-    return name() + "@" + Long.toHexString(crc.getValue());
+    return name() + "@" + java.util.HexFormat.of().formatHex(sha.digest(), 0, 8);
+  }
+
+  /** A prime, so rows of common widths (powers of two) never line up with it: see rawChecksums. */
+  private static final long CHECKSUM_PRIME = 65521;
+
+  /**
+   * Σ b_i and Σ b_i·(i mod P + 1), mod 2^64, where b_i are the tensor's elements read as signed
+   * integers of their own width: the raw bits, in place on the tensor's device, with no copy. Laid
+   * out as rows of P, one integer column sum (accumulated in int64) gives both. Changing one element
+   * changes the first sum by its nonzero difference. Swapping two different elements of at most 4
+   * bytes moves the second by (b_i − b_j)·(w_j − w_i), below 2^48 in size and so nonzero mod 2^64,
+   * unless their positions are a multiple of P apart.
+   */
+  private static long[] rawChecksums(Tensor w) {
+    DType asInt = switch (w.dtype().bytes) {
+      case 1 -> DType.I8;
+      case 2 -> DType.I16;
+      case 4 -> DType.I32;
+      default -> DType.I64;
+    };
+    long n = w.numel(), rows = n / CHECKSUM_PRIME, body = rows * CHECKSUM_PRIME;
+    try (Scope s = Scope.open()) {
+      Tensor flat = w.dtype() == DType.BOOL ? w.to(DType.I8).reshape(-1) : w.reshape(-1);
+      Tensor bits = Torch.call1("aten::view", "dtype", flat, asInt);
+      long plain = 0, weighted = 0;
+      if (rows > 0) {
+        Tensor columns = bits.narrow(0, 0, body).view(rows, CHECKSUM_PRIME).sum(0).to(DType.I64); // int64 sums
+        Tensor factor = Torch.arange(1, CHECKSUM_PRIME + 1, 1, DType.I64, w.device());
+        plain += columns.sum().itemLong();
+        weighted += columns.mul(factor).sum().itemLong();
+      }
+      if (body < n) { // the last n − body < P elements
+        Tensor tail = bits.narrow(0, body, n - body).to(DType.I64);
+        Tensor factor = Torch.arange(1, n - body + 1, 1, DType.I64, w.device());
+        plain += tail.sum().itemLong();
+        weighted += tail.mul(factor).sum().itemLong();
+      }
+      return new long[] {plain, weighted};
+    }
   }
 
   /** A short name for tables: the checkpoint's file or folder name, or "random:preset". */
