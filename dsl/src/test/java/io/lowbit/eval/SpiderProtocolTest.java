@@ -115,6 +115,22 @@ class SpiderProtocolTest {
   }
 
   @Test
+  void aMissingDataFileIsNamedWithWhereItWasLookedFor(@org.junit.jupiter.api.io.TempDir java.nio.file.Path empty) {
+    String root = System.getProperty("lowbit.root"), data = System.getProperty("lowbit.data");
+    System.setProperty("lowbit.root", empty.toString());
+    System.setProperty("lowbit.data", empty.toString());
+    try {
+      var e = assertThrows(IllegalArgumentException.class, Spider::examples);
+      assertTrue(e.getMessage().contains("'spider/dev.json' not found") && e.getMessage().contains(empty.toString()),
+          e.getMessage());
+      assertThrows(IllegalArgumentException.class, Spider::schemas);
+    } finally {
+      if (root == null) System.clearProperty("lowbit.root"); else System.setProperty("lowbit.root", root);
+      if (data == null) System.clearProperty("lowbit.data"); else System.setProperty("lowbit.data", data);
+    }
+  }
+
+  @Test
   void hardnessLevelsGiveTheOfficialDevCounts() {
     TestData.shared("spider/dev.json");
     // Spider's evaluation prints these per-level counts for the dev set: 248 easy, 446 medium, 174 hard, 166 extra
