@@ -19,6 +19,8 @@ import java.util.Map;
 import java.util.stream.Stream;
 import org.sqlite.ProgressHandler;
 import org.sqlite.SQLiteConfig;
+import org.sqlite.SQLiteConnection;
+import org.sqlite.SQLiteLimits;
 
 /**
  * Spider's SQLite databases, each run from a private read-only copy: a generated {@code DROP TABLE}
@@ -146,6 +148,8 @@ public final class SqlDatabases implements AutoCloseable {
         try (Statement s = c.createStatement()) {
           s.execute("PRAGMA query_only = ON"); // a second lock: writes refused even if the open mode were not
         }
+        // no second database: ATTACH and VACUUM INTO (which attaches its target) could create files elsewhere
+        ((SQLiteConnection) c).setLimit(SQLiteLimits.SQLITE_LIMIT_ATTACHED, 0);
         return c;
       } catch (IOException e) {
         throw new UncheckedIOException(e);

@@ -99,6 +99,17 @@ class SpiderExecutionTest {
   }
 
   @Test
+  void noQueryCreatesAFileElsewhere(@org.junit.jupiter.api.io.TempDir Path dir) {
+    try (SqlDatabases dbs = open(10, 100_000)) {
+      dbs.run("singer", "PRAGMA query_only = OFF"); // does not help: VACUUM INTO would then write its copy
+      for (String sql : new String[] {"VACUUM INTO '" + dir.resolve("copy.sqlite") + "'",
+          "ATTACH DATABASE '" + dir.resolve("new.sqlite") + "' AS x"})
+        assertEquals(SqlDatabases.Status.ERROR, dbs.run("singer", sql).status(), sql);
+    }
+    assertFalse(Files.exists(dir.resolve("copy.sqlite")) || Files.exists(dir.resolve("new.sqlite")));
+  }
+
+  @Test
   void aRunawayCrossJoinIsStoppedAtItsDeadline() {
     try (SqlDatabases dbs = open(1, 100_000)) {
       dbs.run("world_1", "SELECT 1"); // the copy is made before the clock starts
