@@ -44,15 +44,19 @@ done
 # reaches (MBeans, annotation processing); java.desktop stays, charts draw with AWT. The bundled
 # test suite, which tokenizes and draws, checks this on every bundle.
 modules=$(echo "$modules" | tr ',' '\n' | grep -vxE 'java\.compiler|java\.management' | sort -u | paste -sd, -)
-# the tokenizers jar carries its native library for every platform: keep linux-x86_64's
-for j in "$out"/lib/tokenizers-*.jar; do
+# the tokenizers and sqlite-jdbc jars carry their native libraries for every platform (sqlite-jdbc's
+# are 21 MB): keep linux-x86_64's
+for j in "$out"/lib/tokenizers-*.jar "$out"/lib/sqlite-jdbc-*.jar; do
   /usr/bin/python3 - "$j" <<'PY'
 import os, sys, zipfile
 src = sys.argv[1]; tmp = src + ".tmp"
 with zipfile.ZipFile(src) as zin, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zout:
     for item in zin.infolist():
-        parts = item.filename.split("/")  # native/lib/<platform>/...: drop other platforms only
+        parts = item.filename.split("/")
+        # tokenizers: native/lib/<platform>/...; sqlite-jdbc: org/sqlite/native/<OS>/<arch>/...
         if len(parts) > 3 and parts[:2] == ["native", "lib"] and parts[2] != "linux-x86_64":
+            continue
+        if len(parts) > 5 and parts[:3] == ["org", "sqlite", "native"] and parts[3:5] != ["Linux", "x86_64"]:
             continue
         zout.writestr(item, zin.read(item.filename))
 os.replace(tmp, src)

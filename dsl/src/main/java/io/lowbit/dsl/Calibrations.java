@@ -32,6 +32,11 @@ final class Calibrations {
     return TaskCalibration.mmlu(tokenizer(m), group, (long) sequences * length, length, seed);
   }
 
+  /** Up to {@code sequences} × {@code length} tokens of Spider prompts from the databases kept out of evaluation. */
+  static Calibration spider(Model m, int sequences, int length, long seed) {
+    return TaskCalibration.spider(tokenizer(m), (long) sequences * length, length, seed);
+  }
+
   private static Tokenizer tokenizer(Model m) {
     if (m.tokenizer() == null) throw new IllegalArgumentException(m.name() + " has no tokenizer to cut text with");
     return m.tokenizer();

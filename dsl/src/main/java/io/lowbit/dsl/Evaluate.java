@@ -4,6 +4,7 @@ import io.lowbit.eval.Gsm8k;
 import io.lowbit.eval.Mmlu;
 import io.lowbit.eval.MultipleChoice;
 import io.lowbit.eval.Perplexity;
+import io.lowbit.eval.Spider;
 import io.lowbit.model.Model;
 import io.lowbit.model.Progress;
 import io.lowbit.quant.QuantizedModel;
@@ -97,6 +98,22 @@ final class Evaluate {
         rows.add(List.of("mmlu", "accuracy", r.accuracy(), (long) r.n(), r.seconds()));
         for (var e : r.groups().entrySet())
           rows.add(List.of("mmlu " + e.getKey(), "accuracy", e.getValue()[0] / e.getValue()[1], (long) e.getValue()[1], r.seconds()));
+      }
+      case Task.Spider q -> {
+        var r = Spider.run(m, q.options(), progress);
+        String name = "spider (" + r.coverage() + ")";
+        rows.add(List.of(name, "execution accuracy", r.accuracy(), (long) r.evaluated(), r.seconds()));
+        rows.add(List.of(name, "errors", (double) r.errors(), (long) r.evaluated(), r.seconds()));
+        rows.add(List.of(name, "timeouts", (double) r.timeouts(), (long) r.evaluated(), r.seconds()));
+        long n = r.evaluated();
+        if (r.tooManyRows() > 0) rows.add(List.of(name, "over the row cap", (double) r.tooManyRows(), n, r.seconds()));
+        if (r.skipped() > 0)
+          rows.add(List.of(name, "skipped (no database)", (double) r.skipped(), (long) r.skipped(), r.seconds()));
+        if (r.truncated() > 0) rows.add(List.of(name, "prompts cut to fit", (double) r.truncated(), n, r.seconds()));
+        for (var e : r.byLevel().entrySet())
+          if (e.getValue()[1] > 0)
+            rows.add(List.of("spider " + e.getKey(), "execution accuracy", (double) e.getValue()[0] / e.getValue()[1],
+                (long) e.getValue()[1], r.seconds()));
       }
     }
     return rows;

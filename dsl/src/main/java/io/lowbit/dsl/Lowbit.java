@@ -246,6 +246,15 @@ public final class Lowbit {
   }
 
   /**
+   * Spider dev execution accuracy as TaCQ measures it (zero-shot chat prompt, greedy, SQLite), on the
+   * 15 databases {@code calibrateSpider} leaves out: {@code eval(q, spider().limit(100))}; all 972
+   * executable questions: {@code spider().allDatabases()}.
+   */
+  public static Task.Spider spider() {
+    return new Task.Spider(io.lowbit.eval.Spider.Options.defaults());
+  }
+
+  /**
    * Measures each task on the model; a row per metric. Results are cached per (weights, task settings):
    * {@code eval(m, perplexity(tinystories()), arcEasy())}.
    */
@@ -329,6 +338,15 @@ public final class Lowbit {
    */
   public static Calibration calibrateMmlu(Model m, String group, int sequences, int length, long seed) {
     return Calibrations.mmlu(m, group, sequences, length, seed);
+  }
+
+  /**
+   * Spider calibration as TaCQ builds it: zero-shot prompts (schema and question, no gold SQL) of the
+   * 5 dev databases kept out of {@code spider()}, up to {@code sequences} × {@code length} tokens,
+   * seeded: {@code calibrateSpider(m, 128, 2048, 0)}.
+   */
+  public static Calibration calibrateSpider(Model m, int sequences, int length, long seed) {
+    return Calibrations.spider(m, sequences, length, seed);
   }
 
   /**

@@ -3,7 +3,7 @@ package io.lowbit.dsl;
 import io.lowbit.eval.MultipleChoice;
 
 /** Something {@link Lowbit#eval} measures on a model; each renders its settings, which key the result cache. */
-public sealed interface Task permits Task.Perplexity, Task.Choice, Task.Gsm8k, Task.Mmlu {
+public sealed interface Task permits Task.Perplexity, Task.Choice, Task.Gsm8k, Task.Mmlu, Task.Spider {
 
   /** Perplexity on a text, by the data README's protocol; window and batch 0 mean the defaults. */
   record Perplexity(Text text, int window, int batch, int maxWindows) implements Task {
@@ -75,6 +75,31 @@ public sealed interface Task permits Task.Perplexity, Task.Choice, Task.Gsm8k, T
     @Override
     public String toString() {
       return "mmlu fraction=" + fraction + " limit=" + limit;
+    }
+  }
+
+  /**
+   * Spider dev execution accuracy, greedy; by default the 15 databases not used by
+   * {@code calibrateSpider}, the first {@code limit} questions drawn with a seed (0: all).
+   */
+  record Spider(io.lowbit.eval.Spider.Options options) implements Task {
+    public Spider limit(int n) {
+      return new Spider(options.limit(n));
+    }
+
+    /** Every executable dev question (972 of 1,034 while wta_1's database is missing), calibrated on or not. */
+    public Spider allDatabases() {
+      return new Spider(options.split(io.lowbit.eval.Spider.Split.ALL));
+    }
+
+    /** At most {@code n} new tokens per question instead of TaCQ's 2048 (a query rarely needs 100). */
+    public Spider maxNewTokens(int n) {
+      return new Spider(options.maxNewTokens(n));
+    }
+
+    @Override
+    public String toString() {
+      return "spider " + options;
     }
   }
 }

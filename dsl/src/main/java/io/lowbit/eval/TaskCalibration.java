@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 
 /**
@@ -56,6 +57,23 @@ public final class TaskCalibration {
         + "' (all, STEM, humanities, social sciences, other)");
     Collections.shuffle(texts, new Random(seed));
     return fill("mmlu-" + group.replace(' ', '-'), tok, texts, budget, maxLength, seed);
+  }
+
+  /**
+   * Spider: the zero-shot prompt of a question of one of {@link Spider#CALIBRATION_DATABASES} (the
+   * chat template with the assistant's header when the tokenizer has one), without its gold SQL, as
+   * TaCQ's calibration loader builds it (TACQ datasets_directory/Spider, there from the train split),
+   * so the loss covers the prompt alone; no evaluated question or schema is among them.
+   */
+  public static Calibration spider(Tokenizer tok, long budget, int maxLength, long seed) {
+    Map<String, Spider.Schema> schemas = Spider.schemas();
+    List<String> texts = new ArrayList<>();
+    for (Spider.Example e : Spider.examples())
+      if (Spider.CALIBRATION_DATABASES.contains(e.db()))
+        texts.add(Spider.prompt(tok, e.question(), schemas.get(e.db())));
+    Collections.shuffle(texts, new Random(seed));
+    String name = "spider-dev-" + Spider.CALIBRATION_DATABASES.size() + "-databases";
+    return fill(name, tok, texts, budget, maxLength, seed);
   }
 
   /** Texts in the given order, tokenized with BOS, until the next would pass the budget. */

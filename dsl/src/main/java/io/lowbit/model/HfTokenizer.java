@@ -52,14 +52,16 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
   private final int bos;
   private final int eos;
   private final int vocabSize;
+  private final String chatTemplate;
   private volatile boolean closed;
 
-  private HfTokenizer(HuggingFaceTokenizer tokenizer, Path file, int bos, int eos, int vocabSize) {
+  private HfTokenizer(HuggingFaceTokenizer tokenizer, Path file, int bos, int eos, int vocabSize, String chatTemplate) {
     this.tokenizer = tokenizer;
     this.file = file;
     this.bos = bos;
     this.eos = eos;
     this.vocabSize = vocabSize;
+    this.chatTemplate = chatTemplate;
   }
 
   /**
@@ -97,7 +99,24 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
     } catch (RuntimeException e) {
       throw new CheckpointException("the tokenizers library rejects " + file + ": " + e.getMessage(), e);
     }
-    return new HfTokenizer(tokenizer, file, bos, eos, vocabSize);
+    return new HfTokenizer(tokenizer, file, bos, eos, vocabSize, chatTemplate(tokenizerConfig));
+  }
+
+  /** tokenizer_config.json's chat_template: a string, or a list of named ones of which "default" is taken. */
+  private static String chatTemplate(JsonObject config) {
+    JsonElement t = config == null ? null : config.get("chat_template");
+    if (t == null || t.isJsonNull()) return null;
+    if (t.isJsonPrimitive()) return t.getAsString();
+    if (t.isJsonArray())
+      for (JsonElement e : t.getAsJsonArray())
+        if (e.isJsonObject() && "default".equals(e.getAsJsonObject().get("name").getAsString()))
+          return e.getAsJsonObject().get("template").getAsString();
+    return null;
+  }
+
+  @Override
+  public String chatTemplate() {
+    return chatTemplate;
   }
 
   @Override

@@ -14,6 +14,11 @@ public interface Tokenizer {
 
   int vocabSize();
 
+  /** The Jinja chat template of its {@code tokenizer_config.json}, or null when it has none. */
+  default String chatTemplate() {
+    return null;
+  }
+
   /** The files that define it, copied beside a saved checkpoint. */
   default java.util.List<java.nio.file.Path> files() {
     return java.util.List.of();

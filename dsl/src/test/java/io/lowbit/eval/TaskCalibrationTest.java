@@ -55,4 +55,34 @@ class TaskCalibrationTest {
     assertEquals(6, first.split("\nAnswer:", -1).length - 1, "5 dev examples and the question");
     assertTrue(c.tokens() <= 16 * 2048);
   }
+
+  @Test
+  void spiderExamplesAreCalibrationDatabasePromptsWithoutGoldSql() {
+    TestData.shared("spider/dev.json");
+    Calibration c = TaskCalibration.spider(TOK, 1_000_000, 2048, 0);
+    java.util.Map<String, Spider.Schema> schemas = Spider.schemas();
+    java.util.Set<String> calibrationPrompts = new java.util.HashSet<>();
+    java.util.Set<String> evaluatedQuestions = new java.util.HashSet<>();
+    for (Spider.Example e : Spider.examples()) {
+      if (!Spider.CALIBRATION_DATABASES.contains(e.db())) evaluatedQuestions.add(e.question());
+      else calibrationPrompts.add(Spider.prompt(TOK, e.question(), schemas.get(e.db())));
+    }
+    assertEquals(62 + 45 + 42 + 40 + 40, c.sequences().size(), "every question of the five databases fits the budget");
+    java.util.Set<String> seen = new java.util.HashSet<>();
+    for (int[] s : c.sequences()) {
+      assertEquals(1, s[0], "BOS first");
+      String text = TOK.decode(s);
+      assertTrue(calibrationPrompts.contains(text), "a whole prompt of a calibration database: " + text);
+      assertTrue(text.endsWith("\n### SQL:"), "the prompt ends before the SQL: the gold query is not in it");
+      seen.add(text);
+      for (String q : evaluatedQuestions)
+        assertTrue(!text.contains("\n### " + q + "\n"), "an evaluated question: " + q);
+    }
+    assertEquals(calibrationPrompts.size(), seen.size(), "each prompt once");
+    Calibration small = TaskCalibration.spider(TOK, 20 * 512, 512, 0);
+    // every example is at most 512 tokens, so the one that did not fit stopped within 512 of the budget
+    assertTrue(small.tokens() <= 20 * 512 && small.tokens() > 19 * 512, "filled to the budget: " + small.tokens());
+    Calibration other = TaskCalibration.spider(TOK, 20 * 512, 512, 1);
+    assertNotEquals(TOK.decode(small.sequences().get(0)), TOK.decode(other.sequences().get(0)), "seeded");
+  }
 }

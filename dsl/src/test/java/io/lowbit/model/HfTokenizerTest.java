@@ -164,6 +164,26 @@ class HfTokenizerTest {
   }
 
   @Test
+  void theChatTemplateComesFromTokenizerConfigAsAStringOrTheDefaultOfAList(@TempDir Path dir) throws IOException {
+    write(dir.resolve("a"), "tokenizer.json", WORD_LEVEL);
+    write(dir.resolve("a"), "tokenizer_config.json", """
+        {"chat_template": "{{ bos_token }}{% for m in messages %}{{ m.content }}{% endfor %}"}""");
+    try (HfTokenizer tok = HfTokenizer.load(dir.resolve("a"), 1, 2)) {
+      assertEquals("{{ bos_token }}{% for m in messages %}{{ m.content }}{% endfor %}", tok.chatTemplate());
+    }
+    write(dir.resolve("b"), "tokenizer.json", WORD_LEVEL);
+    write(dir.resolve("b"), "tokenizer_config.json", """
+        {"chat_template": [{"name": "tool_use", "template": "T"}, {"name": "default", "template": "D"}]}""");
+    try (HfTokenizer tok = HfTokenizer.load(dir.resolve("b"), 1, 2)) {
+      assertEquals("D", tok.chatTemplate());
+    }
+    write(dir.resolve("c"), "tokenizer.json", WORD_LEVEL);
+    try (HfTokenizer tok = HfTokenizer.load(dir.resolve("c"), 1, 2)) {
+      assertEquals(null, tok.chatTemplate());
+    }
+  }
+
+  @Test
   void missingCorruptAndUnknownTokenizersAreRefusedNamingTheFile(@TempDir Path dir) throws IOException {
     CheckpointException e = assertThrows(CheckpointException.class, () -> HfTokenizer.load(dir, 1, 2));
     assertTrue(e.getMessage().contains(dir.resolve("tokenizer.json").toString()) && e.getMessage().contains("not found"),
