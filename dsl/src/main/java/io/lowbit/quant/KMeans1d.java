@@ -165,8 +165,8 @@ public final class KMeans1d {
       // cost[b, i, m]: the SSE of sorted[i, m), +∞ for i > m
       Tensor n0 = p0.unsqueeze(1).sub(p0.unsqueeze(2)), s1 = p1.unsqueeze(1).sub(p1.unsqueeze(2));
       Tensor s2 = p2.unsqueeze(1).sub(p2.unsqueeze(2));
-      Tensor filled = n0.gt(0.0);
-      Tensor cost = Torch.where(filled, s2.sub(s1.square().div(n0.clamp(1e-300, null))), zero.unsqueeze(2)).clamp(0.0, null);
+      Tensor sse = s2.sub(s1.square().div(n0.clamp(1e-300, null)));
+      Tensor cost = Torch.where(n0.gt(0.0), sse, zero.unsqueeze(2)).clamp(0.0, null);
       Tensor below = Torch.ones(DType.BOOL, x.device(), n + 1, n + 1).tril(-1);           // i > m
       cost = cost.maskedFill(below.unsqueeze(0), Double.POSITIVE_INFINITY);
       Tensor d = cost.select(1, 0);                                                       // one cluster: [0, m)

@@ -104,7 +104,8 @@ class KMeans1dTest {
   private static double best(double[] v, int from, int groups) {
     if (groups == 1) return sse(v, from, v.length);
     double min = Double.POSITIVE_INFINITY;
-    for (int cut = from + 1; cut <= v.length - groups + 1; cut++) min = Math.min(min, sse(v, from, cut) + best(v, cut, groups - 1));
+    for (int cut = from + 1; cut <= v.length - groups + 1; cut++)
+      min = Math.min(min, sse(v, from, cut) + best(v, cut, groups - 1));
     return min;
   }
 
@@ -129,7 +130,8 @@ class KMeans1dTest {
   static float[][] columns(long seed, int b, int n) {
     Random r = new Random(seed);
     float[][] x = new float[b][n];
-    for (float[] col : x) for (int i = 0; i < n; i++) col[i] = (float) (r.nextGaussian() * (r.nextInt(40) == 0 ? 5 : 1));
+    for (float[] col : x)
+      for (int i = 0; i < n; i++) col[i] = (float) (r.nextGaussian() * (r.nextInt(40) == 0 ? 5 : 1));
     return x;
   }
 
@@ -163,7 +165,8 @@ class KMeans1dTest {
         for (int b = 0; b < 12; b++) {
           double[] want = seed(x[b], null, k, KMeans1d.uniforms(7, 100 + b, k));
           // seeds are data values, so equal exactly
-          for (int j = 0; j < k; j++) assertEquals((float) want[j], got[b * k + j], 0, "k " + k + " column " + b + " centroid " + j);
+          for (int j = 0; j < k; j++) assertEquals((float) want[j], got[b * k + j], 0,
+              "k " + k + " column " + b + " centroid " + j);
         }
       }
     }
@@ -179,7 +182,8 @@ class KMeans1dTest {
     for (boolean weighted : new boolean[] {false, true})
       for (int k : new int[] {4, 8, 16}) {
         try (Scope s = Scope.open()) {
-          KMeans1d.Fit fit = KMeans1d.lloyd(tensor(x), weighted ? tensor(w) : null, k, KMeans1d.uniforms(10, streams(b), k, Device.CPU), 300);
+          Tensor u = KMeans1d.uniforms(10, streams(b), k, Device.CPU);
+          KMeans1d.Fit fit = KMeans1d.lloyd(tensor(x), weighted ? tensor(w) : null, k, u, 300);
           float[] c = fit.centroids().toFloatArray();
           long[] labels = fit.labels().toLongArray();
           for (int col = 0; col < b; col++) {
@@ -187,8 +191,10 @@ class KMeans1dTest {
             // the sums are float64 in both, in another order inside ATen: the float32 mean can differ
             // by at most one ulp; the labels then still agree (no value sits that close to a midpoint)
             for (int j = 0; j < k; j++)
-              assertEquals(want.centroids()[j], c[col * k + j], Math.ulp(want.centroids()[j]), "k " + k + " column " + col);
-            for (int i = 0; i < n; i++) assertEquals(want.labels()[i], labels[col * n + i], "k " + k + " column " + col + " value " + i);
+              assertEquals(want.centroids()[j], c[col * k + j], Math.ulp(want.centroids()[j]),
+                  "k " + k + " column " + col);
+            for (int i = 0; i < n; i++) assertEquals(want.labels()[i], labels[col * n + i],
+                "k " + k + " column " + col + " value " + i);
           }
         }
       }
@@ -199,7 +205,8 @@ class KMeans1dTest {
     float[][] x = columns(4, 6, 400);
     try (Scope s = Scope.open()) {
       for (int iters : new int[] {0, 1, 3}) {
-        float[] c = KMeans1d.lloyd(tensor(x), null, 16, KMeans1d.uniforms(1, streams(6), 16, Device.CPU), iters).centroids().toFloatArray();
+        Tensor u = KMeans1d.uniforms(1, streams(6), 16, Device.CPU);
+        float[] c = KMeans1d.lloyd(tensor(x), null, 16, u, iters).centroids().toFloatArray();
         for (int col = 0; col < 6; col++) {
           float[] want = lloyd(x[col], null, 16, KMeans1d.uniforms(1, 100 + col, 16), iters).centroids();
           for (int j = 0; j < 16; j++) assertEquals(want[j], c[col * 16 + j], Math.ulp(want[j]), iters + " iterations");
@@ -241,10 +248,11 @@ class KMeans1dTest {
       try (Scope s = Scope.open()) {
         Tensor xt = tensor(x);
         double[] e = KMeans1d.sse(xt, null, KMeans1d.exact(xt, null, k)).toDoubleArray();
-        double[] l = KMeans1d.sse(xt, null, KMeans1d.lloyd(xt, null, k, KMeans1d.uniforms(10, streams(b), k, Device.CPU), 300))
-            .toDoubleArray();
+        Tensor u = KMeans1d.uniforms(10, streams(b), k, Device.CPU);
+        double[] l = KMeans1d.sse(xt, null, KMeans1d.lloyd(xt, null, k, u, 300)).toDoubleArray();
         for (int col = 0; col < b; col++) {
-          assertTrue(e[col] <= l[col] * (1 + 1e-9), "k " + k + " column " + col + ": exact " + e[col] + " Lloyd " + l[col]);
+          assertTrue(e[col] <= l[col] * (1 + 1e-9),
+              "k " + k + " column " + col + ": exact " + e[col] + " Lloyd " + l[col]);
           if (e[col] < l[col] * (1 - 1e-6)) strictlyBetter++;
         }
       }
