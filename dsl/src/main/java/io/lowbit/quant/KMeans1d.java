@@ -116,7 +116,7 @@ public final class KMeans1d {
   public static Fit lloyd(Tensor x, Tensor weight, int k, Tensor uniforms, int maxIter) {
     try (Scope s = Scope.open()) {
       Tensor xf = x.to(DType.F32), w = weights(x, weight);
-      Tensor xw = xf.to(DType.F64).mul(w);
+      Tensor xw = xf.to(DType.F64).mul(w), column = xf.unsqueeze(2);
       Tensor empty = Torch.zeros(DType.F64, x.device(), x.size(0), k);
       Tensor c = seed(xf, w, k, uniforms);
       int every = x.device().isCuda() ? CUDA_CHECK_EVERY : 1;
@@ -124,10 +124,10 @@ public final class KMeans1d {
         Tensor next;
         boolean converged;
         try (Scope step = Scope.open()) {
-          Tensor labels = nearest(xf, c);
+          Tensor labels = Torch.call1("aten::argmin", "", column.sub(c.unsqueeze(1)).abs(), 2L, false); // nearest
           Tensor sums = empty.scatterAdd(1, labels, xw), counts = empty.scatterAdd(1, labels, w);
           next = step.keep(Torch.where(counts.gt(0.0), sums.div(counts).to(DType.F32), c));
-          converged = (it + 1) % every == 0 && Torch.call1("aten::all", "", next.eq(c)).item() != 0;
+          converged = (it + 1) % every == 0 && Torch.call1("aten::all", "", next.eq(c)).toBooleanArray()[0];
         }
         c.close();
         c = next;

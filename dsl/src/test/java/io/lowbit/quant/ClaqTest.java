@@ -184,15 +184,34 @@ class ClaqTest {
           double[] q = got.weight().toDoubleArray();
           long[] codes = got.codes().toLongArray();
           boolean[] reserved = got.reserved().toBooleanArray();
+          float[] books = got.codebooks().toFloatArray();
+          int slots = (int) got.codebooks().size(1);
           for (int i = 0; i < rows; i++)
             for (int j = 0; j < cols; j++) {
-              assertEquals(want.q()[i][j], q[i * cols + j], 5e-5, what + " weight [" + i + "," + j + "]");
-              assertEquals(want.codes()[i][j], codes[i * cols + j], what + " code [" + i + "," + j + "]");
-              assertEquals(want.reserved()[i][j], reserved[i * cols + j], what + " reserved [" + i + "," + j + "]");
+              int at = i * cols + j;
+              assertEquals(want.q()[i][j], q[at], 5e-5, what + " weight [" + i + "," + j + "]");
+              assertEquals(want.codes()[i][j], codes[at], what + " code [" + i + "," + j + "]");
+              assertEquals(want.reserved()[i][j], reserved[at], what + " reserved [" + i + "," + j + "]");
+              // every other weight is its column's centroid, in the original column order
+              if (!reserved[at] && !(withKeep && keep[i][j])) assertEquals(books[j * slots + (int) codes[at]], q[at], 0);
             }
           assertEquals(want.loss(), got.loss(), 1e-5 * want.loss(), what);
         }
       }
+  }
+
+  @Test
+  void everyIntermediateTensorIsFreed() {
+    Problem p = problem(12, 16, 40);
+    try (Scope s = Scope.open()) {
+      Tensor w = tensor(p.w()), h = tensor(p.h()), keep = mask(randomMask(13, 16, 40, 20));
+      for (Claq.Options o : new Claq.Options[] {Claq.Options.defaults().adaptive(2.5).reserve(0.1, 0.05).blockSize(16),
+          Claq.Options.defaults().bits(3).exact()}) {
+        long before = Torch.liveTensors();
+        Claq.quantize(w, h, o, keep).close();
+        assertEquals(before, Torch.liveTensors(), o.toString());
+      }
+    }
   }
 
   @Test

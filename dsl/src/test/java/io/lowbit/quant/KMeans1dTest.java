@@ -160,7 +160,7 @@ class KMeans1dTest {
     float[][] x = columns(1, 12, 150);
     for (int k : new int[] {2, 4, 8, 16}) {
       try (Scope s = Scope.open()) {
-        Tensor c = KMeans1d.seed(tensor(x), null, k, KMeans1d.uniforms(7, streams(12), k, Device.CPU));
+        Tensor c = KMeans1d.seed(tensor(x), null, k, KMeans1d.uniforms(7, streams(12), k, Device.defaultDevice()));
         float[] got = c.toFloatArray();
         for (int b = 0; b < 12; b++) {
           double[] want = seed(x[b], null, k, KMeans1d.uniforms(7, 100 + b, k));
@@ -182,7 +182,7 @@ class KMeans1dTest {
     for (boolean weighted : new boolean[] {false, true})
       for (int k : new int[] {4, 8, 16}) {
         try (Scope s = Scope.open()) {
-          Tensor u = KMeans1d.uniforms(10, streams(b), k, Device.CPU);
+          Tensor u = KMeans1d.uniforms(10, streams(b), k, Device.defaultDevice());
           KMeans1d.Fit fit = KMeans1d.lloyd(tensor(x), weighted ? tensor(w) : null, k, u, 300);
           float[] c = fit.centroids().toFloatArray();
           long[] labels = fit.labels().toLongArray();
@@ -205,7 +205,7 @@ class KMeans1dTest {
     float[][] x = columns(4, 6, 400);
     try (Scope s = Scope.open()) {
       for (int iters : new int[] {0, 1, 3}) {
-        Tensor u = KMeans1d.uniforms(1, streams(6), 16, Device.CPU);
+        Tensor u = KMeans1d.uniforms(1, streams(6), 16, Device.defaultDevice());
         float[] c = KMeans1d.lloyd(tensor(x), null, 16, u, iters).centroids().toFloatArray();
         for (int col = 0; col < 6; col++) {
           float[] want = lloyd(x[col], null, 16, KMeans1d.uniforms(1, 100 + col, 16), iters).centroids();
@@ -248,7 +248,7 @@ class KMeans1dTest {
       try (Scope s = Scope.open()) {
         Tensor xt = tensor(x);
         double[] e = KMeans1d.sse(xt, null, KMeans1d.exact(xt, null, k)).toDoubleArray();
-        Tensor u = KMeans1d.uniforms(10, streams(b), k, Device.CPU);
+        Tensor u = KMeans1d.uniforms(10, streams(b), k, Device.defaultDevice());
         double[] l = KMeans1d.sse(xt, null, KMeans1d.lloyd(xt, null, k, u, 300)).toDoubleArray();
         for (int col = 0; col < b; col++) {
           assertTrue(e[col] <= l[col] * (1 + 1e-9),
@@ -267,7 +267,7 @@ class KMeans1dTest {
     try (Scope s = Scope.open()) {
       Tensor xt = tensor(x), wt = tensor(w);
       for (KMeans1d.Fit fit : new KMeans1d.Fit[] {KMeans1d.exact(xt, wt, 16),
-          KMeans1d.lloyd(xt, wt, 16, KMeans1d.uniforms(0, streams(3), 16, Device.CPU), 300)}) {
+          KMeans1d.lloyd(xt, wt, 16, KMeans1d.uniforms(0, streams(3), 16, Device.defaultDevice()), 300)}) {
         assertArrayEquals(new double[] {0, 0, 0}, KMeans1d.sse(xt, wt, fit).toDoubleArray(), 1e-12);
         for (float v : fit.centroids().toFloatArray()) assertTrue(Float.isFinite(v));
         // every value of the first two columns is one of its centroids
