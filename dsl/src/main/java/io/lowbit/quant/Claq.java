@@ -13,9 +13,10 @@ import java.util.stream.IntStream;
  * CLAQ for one linear layer (Wang et al., arXiv 2405.17233; reference fayuge/CLAQ claq.py): GPTQ's
  * column sweep (Frantar et al., arXiv 2210.17323, Algorithm 1: act-order, damping, Cholesky of H⁻¹,
  * lazy block updates, error feedback) with the uniform grid replaced by a K-means codebook per column,
- * fitted on the column as the earlier columns' errors have left it (§3.1); a per-column bit width from
- * the columns' outlier counts (Adaptive Precision, §3.2); and the largest weights of each column kept
- * exact (Outlier Reservation, §3.3). Everything in float32 on the weight's device.
+ * fitted on the column as the earlier columns' errors have left it; a per-column bit width from the
+ * columns' outlier counts (the paper's Adaptive Precision, claq.py's --outlierorder); and the largest
+ * weights of each column kept exact (Outlier Reservation, --outlier_col_dynamic). Everything in float32
+ * on the weight's device.
  *
  * <p>Where this differs from the reference, on purpose: a column's reserved weights are its
  * round(rows·ρ) largest magnitudes (the reference keeps the values above its sorted column at
@@ -160,8 +161,7 @@ public final class Claq {
    * reserved mask [r, c] bool, reserved and kept weights per column, and GPTQ's loss.
    */
   public record Result(Tensor weight, Tensor codes, Tensor codebooks, int[] bits, Tensor reserved,
-      int[] reservedPerColumn,
-      int[] keptPerColumn, long rows, double loss, double damping) implements AutoCloseable {
+      int[] reservedPerColumn, int[] keptPerColumn, long rows, double loss, double damping) implements AutoCloseable {
 
     /** Average code width over the columns. */
     public double averageBits() {
@@ -209,7 +209,7 @@ public final class Claq {
     try (Scope s = Scope.open()) {
       long r = weight.size(0), c = weight.size(1);
       Tensor w = weight.to(DType.F32).clone(), h = hessian.to(DType.F32).clone(), kp = keep;
-      // GPTQ A.3: dead inputs are zeroed and get H_jj = 1
+      // as IST-DASLab/gptq gptq.py: dead inputs are zeroed and get H_jj = 1
       Tensor dead = h.diagonal().eq(0.0);
       Tensor eye = Torch.call1("aten::eye", "", c, DType.F32, null, w.device());
       h = Torch.where(eye.gt(0.0).logicalAnd(dead.unsqueeze(0)), eye, h);
@@ -313,7 +313,7 @@ public final class Claq {
 
   /**
    * Each column's outlier count, |w| ≥ threshold·mean|W| on W as it enters the sweep (dead columns
-   * zeroed, act-ordered, no updates yet; CLAQ §3.2), in sweep order. One read per layer.
+   * zeroed, act-ordered, no updates yet, as claq.py), in sweep order. One read per layer.
    */
   static long[] outlierCounts(Tensor w, double threshold) {
     try (Scope s = Scope.open()) {
@@ -366,7 +366,7 @@ public final class Claq {
 
   private record Factor(Tensor u, double damping) {}
 
-  /** GPTQ A.3.5–6: damping, retried while the Cholesky fails, then U = chol(H⁻¹) upper. */
+  /** GPTQ's damping, retried while the Cholesky fails, then U = chol(H⁻¹) upper (as {@link Gptq}). */
   private static Factor inverseCholesky(Tensor h, Tensor eye, Options o) {
     try (Scope s = Scope.open()) {
       double lambda = o.percDamp() * h.diagonal().mean().item(), damping = 0;

@@ -11,7 +11,7 @@ import java.util.SplittableRandom;
 
 /**
  * One-dimensional K-means of every row of x [B, n] at once, as ATen ops on x's device: CLAQ's
- * per-column codebooks (Wang et al., arXiv 2405.17233, §3.1; fayuge/CLAQ quant.py fits scikit-learn's
+ * per-column codebooks (Wang et al., arXiv 2405.17233; fayuge/CLAQ quant.py fits scikit-learn's
  * KMeans with k-means++ seeding and Lloyd iterations). Each row is one weight column; an optional
  * weight [B, n] (0 or 1 in CLAQ) leaves values out of the fit (reserved outliers, TaCQ's kept weights).
  *

@@ -193,7 +193,8 @@ class ClaqTest {
               assertEquals(want.codes()[i][j], codes[at], what + " code [" + i + "," + j + "]");
               assertEquals(want.reserved()[i][j], reserved[at], what + " reserved [" + i + "," + j + "]");
               // every other weight is its column's centroid, in the original column order
-              if (!reserved[at] && !(withKeep && keep[i][j])) assertEquals(books[j * slots + (int) codes[at]], q[at], 0);
+              if (!reserved[at] && !(withKeep && keep[i][j]))
+                assertEquals(books[j * slots + (int) codes[at]], q[at], 0);
             }
           assertEquals(want.loss(), got.loss(), 1e-5 * want.loss(), what);
         }
