@@ -116,8 +116,8 @@ public final class KMeans1d {
   public static Fit lloyd(Tensor x, Tensor weight, int k, Tensor uniforms, int maxIter) {
     try (Scope s = Scope.open()) {
       Tensor xf = x.to(DType.F32), w = weights(x, weight);
-      Tensor xw = xf.to(DType.F64).mul(w), column = xf.unsqueeze(2);
-      Tensor empty = Torch.zeros(DType.F64, x.device(), x.size(0), k);
+      Tensor column = xf.unsqueeze(2), ids = Torch.arange(0, k, 1, DType.I64, x.device());
+      Tensor both = Torch.stack(List.of(xf.to(DType.F64).mul(w), w), 1);                   // [B, 2, n]
       Tensor c = seed(xf, w, k, uniforms);
       int every = x.device().isCuda() ? CUDA_CHECK_EVERY : 1;
       for (int it = 0; it < maxIter; it++) {
@@ -125,7 +125,10 @@ public final class KMeans1d {
         boolean converged;
         try (Scope step = Scope.open()) {
           Tensor labels = Torch.call1("aten::argmin", "", column.sub(c.unsqueeze(1)).abs(), 2L, false); // nearest
-          Tensor sums = empty.scatterAdd(1, labels, xw), counts = empty.scatterAdd(1, labels, w);
+          // sums and counts per cluster as one product with the membership matrix, not scatter_add, whose
+          // atomic adds on a GPU sum in a varying order and would keep a converged centroid moving by an ulp
+          Tensor sc = both.bmm(labels.unsqueeze(2).eq(ids).to(DType.F64));                     // [B, 2, k]
+          Tensor sums = sc.select(1, 0), counts = sc.select(1, 1);
           next = step.keep(Torch.where(counts.gt(0.0), sums.div(counts).to(DType.F32), c));
           converged = (it + 1) % every == 0 && Torch.call1("aten::all", "", next.eq(c)).toBooleanArray()[0];
         }
