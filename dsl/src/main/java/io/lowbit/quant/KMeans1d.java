@@ -114,12 +114,16 @@ public final class KMeans1d {
    * runs to the exact fixed point instead (the centroids then match any earlier stop to about that tol).
    */
   public static Fit lloyd(Tensor x, Tensor weight, int k, Tensor uniforms, int maxIter) {
+    return lloyd(x, weight, k, uniforms, maxIter, x.device().isCuda() ? CUDA_CHECK_EVERY : 1);
+  }
+
+  /** {@link #lloyd} checking convergence every {@code every} updates (0: never, maxIter updates). */
+  static Fit lloyd(Tensor x, Tensor weight, int k, Tensor uniforms, int maxIter, int every) {
     try (Scope s = Scope.open()) {
       Tensor xf = x.to(DType.F32), w = weights(x, weight);
       Tensor column = xf.unsqueeze(2), ids = Torch.arange(0, k, 1, DType.I64, x.device());
       Tensor both = Torch.stack(List.of(xf.to(DType.F64).mul(w), w), 1);                   // [B, 2, n]
       Tensor c = seed(xf, w, k, uniforms);
-      int every = x.device().isCuda() ? CUDA_CHECK_EVERY : 1;
       for (int it = 0; it < maxIter; it++) {
         Tensor next;
         boolean converged;
@@ -130,7 +134,8 @@ public final class KMeans1d {
           Tensor sc = both.bmm(labels.unsqueeze(2).eq(ids).to(DType.F64));                     // [B, 2, k]
           Tensor sums = sc.select(1, 0), counts = sc.select(1, 1);
           next = step.keep(Torch.where(counts.gt(0.0), sums.div(counts).to(DType.F32), c));
-          converged = (it + 1) % every == 0 && Torch.call1("aten::all", "", next.eq(c)).toBooleanArray()[0];
+          converged = every > 0 && (it + 1) % every == 0
+              && Torch.call1("aten::all", "", next.eq(c)).toBooleanArray()[0];
         }
         c.close();
         c = next;

@@ -370,6 +370,21 @@ class ClaqTest {
     }
   }
 
+  /** 8 rows and 16 centroids: every value is its own centroid, so the layer comes back exactly. */
+  @Test
+  void columnsWithNoMoreRowsThanCentroidsAreReproduced() {
+    Problem p = problem(14, 8, 24);
+    for (Claq.Options o : new Claq.Options[] {Claq.Options.defaults(), Claq.Options.defaults().exact()}) {
+      try (Scope s = Scope.open()) {
+        Claq.Result r = Claq.quantize(tensor(p.w()), tensor(p.h()), o, null);
+        double[] q = r.weight().toDoubleArray();
+        for (int i = 0; i < 8; i++)
+          for (int j = 0; j < 24; j++) assertEquals(p.w()[i][j], q[i * 24 + j], 0, o.kmeans() + "");
+        assertEquals(0, r.loss(), 0);
+      }
+    }
+  }
+
   @Test
   void deadInputsOptionsAndIndefiniteHessians() {
     Problem p = problem(11, 12, 40);

@@ -215,6 +215,18 @@ class KMeans1dTest {
     }
   }
 
+  /** A converged update is the identity: checking convergence less often (as on a GPU) or never changes nothing. */
+  @Test
+  void howOftenConvergenceIsCheckedDoesNotChangeTheResult() {
+    float[][] x = columns(11, 8, 288);
+    try (Scope s = Scope.open()) {
+      Tensor xt = tensor(x), u = KMeans1d.uniforms(10, streams(8), 16, Device.defaultDevice());
+      float[] every = KMeans1d.lloyd(xt, null, 16, u, 300, 1).centroids().toFloatArray();
+      assertArrayEquals(every, KMeans1d.lloyd(xt, null, 16, u, 300, 16).centroids().toFloatArray());
+      assertArrayEquals(every, KMeans1d.lloyd(xt, null, 16, u, 300, 0).centroids().toFloatArray());
+    }
+  }
+
   @Test
   void exactEqualsBruteForceOnSmallColumns() {
     Random r = new Random(5);
