@@ -290,7 +290,8 @@ public final class Claq {
    * One column x [r] as the earlier columns' errors have left it: reserve its largest weights, fit its
    * codebook to the weights neither reserved nor kept, round the others to their nearest centroid.
    * Writes column j of the outputs, adds its loss, and returns its scaled error (x − q)/d [r], 0 where
-   * exact. Tensor ops only: nothing is read back to the host.
+   * exact. Tensor ops on the weight's device; no column data comes back to the host (Lloyd reads only
+   * its convergence flag: every update on a CPU, every 16th on a GPU).
    */
   private static Tensor column(Tensor x, Tensor kept, int bits, int reserve, Tensor draws, Options o, int j, double d,
       Sweep out) {
