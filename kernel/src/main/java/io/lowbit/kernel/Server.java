@@ -11,6 +11,8 @@ import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CancellationException;
@@ -48,6 +50,10 @@ final class Server {
   private final LinkedBlockingQueue<Object> shellEvents = new LinkedBlockingQueue<>();
   private final History history = new History();
   private final AtomicReference<InputRequest> pendingInput = new AtomicReference<>();
+  /** The execute request being handled, from its arrival until its cell is done; guarded by {@code this}. */
+  private CompletableFuture<Void> currentCell;
+  /** When the last interrupt that found no cell was sent (null: none since the last cell); guarded by {@code this}. */
+  private Instant unclaimedInterrupt;
   private volatile boolean running = true;
   private volatile boolean allowStdin;
   private int executionCount = 1;
@@ -162,7 +168,7 @@ final class Server {
     try {
       switch (m.type()) {
         case "interrupt_request" -> {
-          interrupt();
+          interrupt(sent(m));
           reply(s, m, Wire.obj("status", "ok"));
         }
         case "shutdown_request" -> shutdown(s, m);
@@ -175,11 +181,42 @@ final class Server {
     }
   }
 
-  void interrupt() {
+  /**
+   * Stops the cell being handled, whether it waits for the kernel to start, compiles, runs or renders.
+   * Under the lock that also guards a cell's start and end, so a late interrupt never reaches the
+   * next cell. With no cell, it stops the next one only if that was sent before it: both can arrive
+   * together (a client that sends before the kernel listens) and the interrupt be read first.
+   */
+  synchronized void interrupt(Instant sent) {
+    CompletableFuture<Void> cell = currentCell;
+    if (cell == null) {
+      unclaimedInterrupt = sent;
+      return;
+    }
+    cell.complete(null);
     InputRequest pending = pendingInput.get();
     if (pending != null) pending.answer.cancel(true);
     LowbitKernel k = readyKernel();
     if (k != null) k.interrupt();
+  }
+
+  private synchronized void cellStarts(CompletableFuture<Void> cell, Instant sent) {
+    currentCell = cell;
+    if (unclaimedInterrupt != null && sent != null && !sent.isAfter(unclaimedInterrupt)) cell.complete(null);
+    unclaimedInterrupt = null;
+  }
+
+  /** When the client sent {@code m} (its header's date), or null when that is missing or unreadable. */
+  static Instant sent(Msg m) {
+    try {
+      return OffsetDateTime.parse(m.header().get("date").getAsString()).toInstant();
+    } catch (RuntimeException e) {
+      return null;
+    }
+  }
+
+  private synchronized void cellEnds() {
+    currentCell = null;
   }
 
   private void shutdown(ZMQ.Socket s, Msg m) {
@@ -221,7 +258,10 @@ final class Server {
     try {
       switch (m.type()) {
         case "execute_request" -> execute(s, m);
-        case "kernel_info_request" -> reply(s, m, kernelInfo());
+        case "kernel_info_request" -> {
+          awaitStart(); // clients take this reply as "ready": by then the first cell compiles as fast as any
+          reply(s, m, kernelInfo());
+        }
         case "is_complete_request" -> isComplete(s, m);
         case "complete_request" -> complete(s, m);
         case "inspect_request" -> inspect(s, m);
@@ -241,13 +281,31 @@ final class Server {
     }
   }
 
+  /** Returns when the kernel has started or failed to (a failure is told by the cells that need it). */
+  private void awaitStart() {
+    try {
+      kernel.get();
+    } catch (ExecutionException e) {
+      // the reply still goes: the first cell says why the engine is missing
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
   /** The kernel if it has started, else null (never waits). */
   private LowbitKernel readyKernel() {
     return kernel.isDone() && !kernel.isCompletedExceptionally() ? kernel.join() : null;
   }
 
   private LowbitKernel kernel() throws CellError {
+    return kernel(new CompletableFuture<>());
+  }
+
+  /** Waits for the kernel to start, unless {@code stop} completes first (the cell waiting was interrupted). */
+  private LowbitKernel kernel(CompletableFuture<Void> stop) throws CellError {
     try {
+      CompletableFuture.anyOf(kernel, stop).get();
+      if (!kernel.isDone()) throw CellError.of("Interrupted", "the cell was stopped before the kernel had started");
       return kernel.get();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -300,15 +358,18 @@ final class Server {
   private Object runOnExecThread(ZMQ.Socket s, Msg m, String code) {
     Object done = new Object() {};
     AtomicReference<Object> outcome = new AtomicReference<>();
+    CompletableFuture<Void> stop = new CompletableFuture<>();
+    cellStarts(stop, sent(m)); // from here an interrupt stops this cell, even before it leaves the queue
     cells.add(() -> {
       try {
-        outcome.set(kernel().execute(code));
+        outcome.set(kernel(stop).execute(code, stop::isDone));
       } catch (CellError e) {
         outcome.set(e);
       } catch (Throwable t) { // including Errors from user code outside JShell's own handling
         outcome.set(new CellError(t.getClass().getSimpleName(), String.valueOf(t.getMessage()),
             List.of(CellError.header(t.getClass().getName(), String.valueOf(t.getMessage())))));
       } finally {
+        cellEnds();
         shellEvents.add(done);
       }
     });
