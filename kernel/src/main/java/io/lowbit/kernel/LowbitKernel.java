@@ -67,9 +67,34 @@ final class LowbitKernel extends BaseKernel {
       if (events.isEmpty() || events.get(0).status() == Snippet.Status.REJECTED)
         Kernels.log("the prelude line " + p + " was rejected: " + diagnostics(events));
     }
-    shell.eval("1"); // compiles and runs one snippet, so the first cell is as quick as the rest
+    warmUp();
     current = this;
     Lowbit.setProgress(() -> new NotebookProgress(this));
+  }
+
+  /**
+   * Snippets of the kinds a notebook starts with, run and dropped before the kernel reports ready:
+   * javac loads and compiles the code for each kind the first time it meets it, which took the
+   * first cells after start seconds instead of milliseconds.
+   */
+  static final List<String> WARM_UP = List.of(
+      "1",
+      "var $warmList = new ArrayList<Integer>(List.of(1, 2, 3));",
+      "for (int $i = 0; $i < 3; $i++) { $warmList.add($i * 2); }",
+      "$warmList.stream().map(x -> x + 1).collect(Collectors.toList())",
+      "String $warmName(int n) { return \"n=\" + n; }",
+      "class $WarmClass { int n = 1; public String toString() { return $warmName(n); } }",
+      "new $WarmClass().toString()",
+      "bits(4)");
+
+  private void warmUp() {
+    int before = (int) shell.snippets().count();
+    for (String w : WARM_UP) {
+      var events = shell.eval(w);
+      if (events.isEmpty() || events.get(0).status() == Snippet.Status.REJECTED)
+        Kernels.log("the warm-up snippet " + w + " was rejected: " + diagnostics(events));
+    }
+    shell.snippets().skip(before).toList().forEach(shell::drop); // the user's session starts empty
   }
 
   static LowbitKernel current() {

@@ -58,6 +58,9 @@ final class Server {
   private volatile boolean allowStdin;
   private int executionCount = 1;
   private final CompletableFuture<Boolean> stopped = new CompletableFuture<>();
+  private final CompletableFuture<Void> warm = new CompletableFuture<>();
+  /** Round trips of {@link #warmUp()}: about what it takes the JIT to compile the request path. */
+  static final int WARM_UP_ROUND_TRIPS = 600;
 
   Server(KernelConnectionProperties props) {
     this.props = props;
@@ -85,6 +88,37 @@ final class Server {
     Thread.ofPlatform().name("lowbit-heartbeat").daemon().start(this::heartbeatLoop);
     Thread.ofPlatform().name("lowbit-control").daemon().start(() -> loop(control, true));
     Thread.ofPlatform().name("lowbit-shell").daemon().start(() -> loop(shell, false));
+    Thread.ofPlatform().name("lowbit-warm-up").daemon().start(this::warmUp);
+  }
+
+  /**
+   * Sends kernel_info requests and replies through this kernel's own code (signing, parsing, JSON,
+   * JeroMQ over TCP) between two private sockets while JShell starts. Interpreted, that path takes
+   * a round trip of several milliseconds; the first requests a client sends should not pay for it.
+   */
+  private void warmUp() {
+    try (ZMQ.Socket server = ctx.createSocket(SocketType.ROUTER);
+         ZMQ.Socket client = ctx.createSocket(SocketType.DEALER)) {
+      Wire w = new Wire(props.getKey()); // its own replay history: these messages are not a client's
+      int port = server.bindToRandomPort("tcp://127.0.0.1");
+      client.connect("tcp://127.0.0.1:" + port);
+      server.setReceiveTimeOut(2000);
+      client.setReceiveTimeOut(2000);
+      for (int i = 0; i < WARM_UP_ROUND_TRIPS && running; i++) {
+        sendFrames(client, w.encode(w.message("kernel_info_request", null, new JsonObject())));
+        List<byte[]> request = receive(server, 0);
+        if (request == null) break;
+        Msg m = w.decode(request);
+        sendFrames(server, w.encode(w.message(m.type().replaceFirst("_request$", "_reply"), m, kernelInfo())));
+        List<byte[]> reply = receive(client, 0);
+        if (reply == null) break;
+        w.decode(reply);
+      }
+    } catch (RuntimeException e) {
+      Kernels.log("warming up the request path failed (requests are only slower at first): " + e);
+    } finally {
+      warm.complete(null);
+    }
   }
 
   void kernelReady(LowbitKernel k) {
@@ -150,7 +184,10 @@ final class Server {
   }
 
   private void send(ZMQ.Socket s, Msg m) {
-    var frames = wire.encode(m);
+    sendFrames(s, wire.encode(m));
+  }
+
+  private static void sendFrames(ZMQ.Socket s, List<byte[]> frames) {
     synchronized (s) {
       for (int i = 0; i < frames.size(); i++) s.send(frames.get(i), i < frames.size() - 1 ? ZMQ.SNDMORE : 0);
     }
@@ -284,6 +321,7 @@ final class Server {
   /** Returns when the kernel has started or failed to (a failure is told by the cells that need it). */
   private void awaitStart() {
     try {
+      warm.get();
       kernel.get();
     } catch (ExecutionException e) {
       // the reply still goes: the first cell says why the engine is missing
