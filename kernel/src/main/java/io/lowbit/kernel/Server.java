@@ -368,11 +368,11 @@ final class Server {
     long t0 = System.nanoTime();
     Object outcome = runOnExecThread(s, m, code);
     long t1 = System.nanoTime();
-    iopub.flush(); // the cell's output leaves before its reply
-    if (TRACE) Kernels.log(String.format("execute: run %.2f ms, flush %.2f ms", (t1 - t0) / 1e6, (System.nanoTime() - t1) / 1e6));
+    // one flush before the reply: the IOPub thread sends buffered output before each message, so the
+    // cell's output, then its result or error, all leave before the reply
     if (outcome instanceof CellError e) {
       iopub.publish("error", Wire.obj("ename", e.ename, "evalue", e.evalue, "traceback", e.traceback));
-      iopub.flush();
+      flushTimed(t0, t1);
       reply(s, m, Wire.obj("status", "error", "execution_count", count, "ename", e.ename, "evalue", e.evalue,
           "traceback", e.traceback, "user_expressions", new JsonObject(), "payload", List.of()));
       if (stopOnError) abortQueued(s);
@@ -383,13 +383,19 @@ final class Server {
       c.remove("transient");
       c.addProperty("execution_count", count);
       iopub.publish("execute_result", c);
-      iopub.flush();
     }
+    flushTimed(t0, t1);
     JsonArray payload = new JsonArray();
     DisplayData page = readyKernel() == null ? null : readyKernel().page();
     if (page != null) payload.add(Wire.obj("source", "page", "data", Bundles.data(page), "start", 0));
     reply(s, m, Wire.obj("status", "ok", "execution_count", count, "user_expressions", new JsonObject(),
         "payload", payload));
+  }
+
+  private void flushTimed(long t0, long t1) {
+    iopub.flush();
+    if (TRACE) Kernels.log(String.format("execute: run %.2f ms, flush %.2f ms", (t1 - t0) / 1e6,
+        (System.nanoTime() - t1) / 1e6));
   }
 
   /** Runs the cell on the exec thread; meanwhile this thread relays its requests for input. */
