@@ -73,21 +73,14 @@ final class LowbitKernel extends BaseKernel {
   }
 
   /**
-   * Snippets of the kinds a notebook starts with, run and dropped before the kernel reports ready:
-   * javac loads and compiles the code for each kind the first time it meets it, which took the
-   * first cells after start seconds instead of milliseconds.
+   * Run and dropped before the kernel reports ready, so javac has compiled and JShell run a snippet
+   * before the first cell. More kinds of snippet (loops, lambdas, classes) cost a second of start
+   * each on the 2-core machine and did not make the first cell measurably faster.
    */
-  static final List<String> WARM_UP = List.of(
-      "1",
-      "var $warmList = new ArrayList<Integer>(List.of(1, 2, 3));",
-      "for (int $i = 0; $i < 3; $i++) { $warmList.add($i * 2); }",
-      "$warmList.stream().map(x -> x + 1).collect(Collectors.toList())",
-      "String $warmName(int n) { return \"n=\" + n; }",
-      "class $WarmClass { int n = 1; public String toString() { return $warmName(n); } }",
-      "new $WarmClass().toString()",
-      "bits(4)");
+  static final List<String> WARM_UP = List.of("1");
 
   private void warmUp() {
+    long t0 = System.nanoTime();
     int before = (int) shell.snippets().count();
     for (String w : WARM_UP) {
       var events = shell.eval(w);
@@ -95,6 +88,7 @@ final class LowbitKernel extends BaseKernel {
         Kernels.log("the warm-up snippet " + w + " was rejected: " + diagnostics(events));
     }
     shell.snippets().skip(before).toList().forEach(shell::drop); // the user's session starts empty
+    if (TRACE) Kernels.log(String.format("JShell warm-up: %.0f ms", (System.nanoTime() - t0) / 1e6));
   }
 
   static LowbitKernel current() {

@@ -93,8 +93,9 @@ final class Server {
 
   /**
    * Sends kernel_info requests and replies through this kernel's own code (signing, parsing, JSON,
-   * JeroMQ over TCP) between two private sockets while JShell starts. Interpreted, that path takes
-   * a round trip of several milliseconds; the first requests a client sends should not pay for it.
+   * JeroMQ over TCP) between two private sockets while JShell starts, on the core JShell's start
+   * leaves idle. Interpreted, that path takes a round trip of several milliseconds; the first
+   * requests a client sends should not pay for it.
    */
   private void warmUp() {
     try (ZMQ.Socket server = ctx.createSocket(SocketType.ROUTER);
@@ -104,6 +105,7 @@ final class Server {
       client.connect("tcp://127.0.0.1:" + port);
       server.setReceiveTimeOut(2000);
       client.setReceiveTimeOut(2000);
+      long t0 = System.nanoTime();
       for (int i = 0; i < WARM_UP_ROUND_TRIPS && running; i++) {
         sendFrames(client, w.encode(w.message("kernel_info_request", null, new JsonObject())));
         List<byte[]> request = receive(server, 0);
@@ -114,6 +116,7 @@ final class Server {
         if (reply == null) break;
         w.decode(reply);
       }
+      if (TRACE) Kernels.log(String.format("request path warm-up: %.0f ms", (System.nanoTime() - t0) / 1e6));
     } catch (RuntimeException e) {
       Kernels.log("warming up the request path failed (requests are only slower at first): " + e);
     } finally {
