@@ -60,7 +60,7 @@ final class Server {
   private final CompletableFuture<Boolean> stopped = new CompletableFuture<>();
   private final CompletableFuture<Void> warm = new CompletableFuture<>();
   /** Round trips of {@link #warmUp()}: about what it takes the JIT to compile the request path. */
-  static final int WARM_UP_ROUND_TRIPS = 600;
+  static final int WARM_UP_ROUND_TRIPS = 300;
 
   Server(KernelConnectionProperties props) {
     this.props = props;
