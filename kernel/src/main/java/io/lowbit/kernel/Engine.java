@@ -1,17 +1,22 @@
 package io.lowbit.kernel;
 
+import io.lowbit.model.Interrupts;
 import java.io.File;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.function.BooleanSupplier;
 import java.util.stream.Collectors;
 import jdk.jshell.JShell;
 import jdk.jshell.execution.LocalExecutionControl;
 import jdk.jshell.spi.ExecutionControl;
+import jdk.jshell.spi.ExecutionControl.ClassBytecodes;
+import jdk.jshell.spi.ExecutionControl.ClassInstallException;
 import jdk.jshell.spi.ExecutionControl.EngineTerminationException;
 import jdk.jshell.spi.ExecutionControl.InternalException;
+import jdk.jshell.spi.ExecutionControl.NotImplementedException;
 import jdk.jshell.spi.ExecutionControl.RunException;
 import jdk.jshell.spi.ExecutionControlProvider;
 import jdk.jshell.spi.ExecutionEnv;
@@ -25,6 +30,8 @@ import jdk.jshell.spi.ExecutionEnv;
  * running. The changes: the live value of each snippet is kept for rendering, instead of the JDK's string copy
  * of it (which calls {@code toString()} on anything, however large), and snippets see a class
  * path without the kernel's own libraries (JeroMQ, Gson), so a user's jar of another version wins.
+ * Two more keep the kernel in charge: a stop asked for before a snippet starts (while it compiles)
+ * applies as it starts, and calls that would end the JVM are rewritten to refuse ({@link ExitRefused}).
  */
 final class Engine {
   private Engine() {}
@@ -35,6 +42,25 @@ final class Engine {
 
   private static volatile Method pending;
   private static volatile Object result;
+  private static volatile BooleanSupplier stopAsked = () -> false;
+  private static volatile Control control;
+
+  /**
+   * Whether the cell being run was interrupted. JShell's own stop only reaches a snippet that is
+   * already running (its invoke clears the flag), so each snippet also asks this as it starts.
+   */
+  static void stopWhen(BooleanSupplier asked) {
+    stopAsked = asked;
+  }
+
+  /**
+   * Stops snippet code wherever it runs, a value's {@code toString()} while the kernel renders it
+   * included: JShell's {@link JShell#stop()} acts only while a snippet's {@code do_it$} runs.
+   */
+  static void stopAll() {
+    Control c = control;
+    if (c != null) c.stopEverywhere();
+  }
 
   /** The live value the last snippet produced (null for statements and void calls). */
   static Object lastValue() {
@@ -68,6 +94,8 @@ final class Engine {
    */
   public static Object trampoline() throws Throwable {
     result = null;
+    // after JShell cleared its stop flag: an interrupt that came while this snippet compiled is not lost
+    if (stopAsked.getAsBoolean()) throw new Interrupts.Cancelled();
     try {
       result = pending.invoke(null);
     } catch (InvocationTargetException e) {
@@ -88,8 +116,34 @@ final class Engine {
       }
     }
 
+    private static final String CANCEL_CLASS = "REPL.$Cancel$";
+    private boolean warned;
+
     Control() {
       super(new HidingLoader(Engine.class.getClassLoader()));
+    }
+
+    @Override
+    public void load(ClassBytecodes[] cbcs) throws ClassInstallException, NotImplementedException,
+        EngineTerminationException {
+      ClassBytecodes[] guarded = new ClassBytecodes[cbcs.length];
+      for (int i = 0; i < cbcs.length; i++)
+        guarded[i] = new ClassBytecodes(cbcs[i].name(), ExitRefused.rewrite(cbcs[i].bytecodes()));
+      super.load(guarded);
+    }
+
+    /**
+     * Sets the flag that the stop checks JShell weaves into snippet code read (in JDK 25 the
+     * public static {@code allStop} of its generated class {@code REPL.$Cancel$}); the next snippet's
+     * invoke clears it. Without that class (another JDK) only a running snippet can be stopped.
+     */
+    void stopEverywhere() {
+      try {
+        findClass(CANCEL_CLASS).getField("allStop").setBoolean(null, true);
+      } catch (ReflectiveOperationException | RuntimeException e) {
+        if (!warned) Kernels.log("a stop cannot reach code outside a running snippet: " + e);
+        warned = true;
+      }
     }
 
     /** JShell asks for a variable's value after running its snippet: keep the object itself. */
@@ -122,7 +176,9 @@ final class Engine {
 
     @Override
     public ExecutionControl generate(ExecutionEnv env, Map<String, String> parameters) {
-      return new Control();
+      Control c = new Control();
+      control = c;
+      return c;
     }
   }
 

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.BooleanSupplier;
 import jdk.jshell.Diag;
 import jdk.jshell.EvalException;
 import jdk.jshell.ExpressionSnippet;
@@ -54,7 +55,7 @@ final class LowbitKernel extends BaseKernel {
   private final Renderers renderers;
   private final Magics magics;
   private final Map<String, Integer> snippetLines = new ConcurrentHashMap<>();
-  private volatile boolean interrupted;
+  private volatile BooleanSupplier stopped = () -> false;
   private volatile DisplayData page;
 
   /** Help the last cell asked for with {@code name?}, for the front end's pager (or null). */
@@ -72,9 +73,28 @@ final class LowbitKernel extends BaseKernel {
       if (events.isEmpty() || events.get(0).status() == Snippet.Status.REJECTED)
         Kernels.log("the prelude line " + p + " was rejected: " + diagnostics(events));
     }
-    shell.eval("1"); // compiles and runs one snippet, so the first cell is as quick as the rest
+    warmUp();
     current = this;
     Lowbit.setProgress(() -> new NotebookProgress(this));
+  }
+
+  /**
+   * Run and dropped before the kernel reports ready, so javac has compiled and JShell run a snippet
+   * before the first cell. More kinds of snippet (loops, lambdas, classes) cost a second of start
+   * each on the 2-core machine and did not make the first cell measurably faster.
+   */
+  static final List<String> WARM_UP = List.of("1");
+
+  private void warmUp() {
+    long t0 = System.nanoTime();
+    int before = (int) shell.snippets().count();
+    for (String w : WARM_UP) {
+      var events = shell.eval(w);
+      if (events.isEmpty() || events.get(0).status() == Snippet.Status.REJECTED)
+        Kernels.log("the warm-up snippet " + w + " was rejected: " + diagnostics(events));
+    }
+    shell.snippets().skip(before).toList().forEach(shell::drop); // the user's session starts empty
+    if (TRACE) Kernels.log(String.format("JShell warm-up: %.0f ms", (System.nanoTime() - t0) / 1e6));
   }
 
   static LowbitKernel current() {
@@ -92,11 +112,17 @@ final class LowbitKernel extends BaseKernel {
   /** BaseKernel's entry: runs the cell, returns its value's bundle (or null). */
   @Override
   public DisplayData eval(String code) throws CellError {
-    return execute(code);
+    return execute(code, () -> false);
   }
 
-  DisplayData execute(String code) throws CellError {
-    interrupted = false;
+  /**
+   * Runs a cell; {@code stopped} says whether it was interrupted, which may happen before it starts,
+   * while it compiles, runs or renders: at each of those it is stopped, and said to be.
+   */
+  DisplayData execute(String code, BooleanSupplier stopped) throws CellError {
+    this.stopped = stopped;
+    Engine.stopWhen(stopped);
+    if (stopped.getAsBoolean()) throw interruptedError(null);
     snippetLines.clear();
     page = null;
     String asked = code.strip();
@@ -108,7 +134,10 @@ final class LowbitKernel extends BaseKernel {
       return null;
     }
     Shown shown = run(code);
-    return shown == null ? null : render(shown.value());
+    if (shown == null) return null;
+    DisplayData d = render(shown.value());
+    if (stopped.getAsBoolean()) throw interruptedError(null);
+    return d;
   }
 
   /** A value to show as the cell's result (which may itself be null). */
@@ -143,6 +172,7 @@ final class LowbitKernel extends BaseKernel {
       int lead = text.length() - text.stripLeading().length();
       int line = firstLine + (int) source.substring(0, offset + lead).chars().filter(c -> c == '\n').count();
       String snippet = complete ? info.source() : rest;
+      if (stopped.getAsBoolean()) throw interruptedError(null);
       long t0 = System.nanoTime();
       List<SnippetEvent> events = shell.eval(snippet);
       if (TRACE) Kernels.log(String.format("jshell eval %.2f ms", (System.nanoTime() - t0) / 1e6));
@@ -154,7 +184,7 @@ final class LowbitKernel extends BaseKernel {
   }
 
   private Shown check(List<SnippetEvent> events, String source, int line, boolean semicolon) throws CellError {
-    if (interrupted) { // JShell reports a stopped snippet as having run; the user pressed stop
+    if (stopped.getAsBoolean()) { // JShell reports a stopped snippet as having run; the user pressed stop
       JShellException ex = events.stream().map(SnippetEvent::exception).filter(e -> e != null).findFirst().orElse(null);
       throw interruptedError(ex);
     }
@@ -238,7 +268,7 @@ final class LowbitKernel extends BaseKernel {
   }
 
   private CellError runtimeError(JShellException ex, String source, int line) {
-    if (interrupted) return interruptedError(ex);
+    if (stopped.getAsBoolean()) return interruptedError(ex);
     String ename;
     String evalue;
     if (ex instanceof EvalException ee) {
@@ -295,11 +325,6 @@ final class LowbitKernel extends BaseKernel {
     return new CellError("Interrupted", "the cell was stopped", tb);
   }
 
-  /** JShell reports a stopped snippet as an exception of its own; the kernel says it was interrupted. */
-  boolean wasInterrupted() {
-    return interrupted;
-  }
-
   // ------------------------------------------------------------------------------ rendering
 
   /** A value as a MIME bundle; a renderer or toString() that throws falls back to a plain description. */
@@ -308,7 +333,7 @@ final class LowbitKernel extends BaseKernel {
       return value == null ? new DisplayData("null") : renderers.render(value);
     } catch (Throwable t) { // an Error from user code's toString or a renderer must not end the cell's reply
       String type = value.getClass().getName();
-      System.err.println("showing the " + type + " failed: " + t);
+      if (!stopped.getAsBoolean()) System.err.println("showing the " + type + " failed: " + t);
       return new DisplayData(type + "@" + Integer.toHexString(System.identityHashCode(value)));
     }
   }
@@ -332,10 +357,11 @@ final class LowbitKernel extends BaseKernel {
         + " — low-bit LLM quantization. `%lsmagic` lists magics; Shift-Tab on a verb shows its help.";
   }
 
+  /** Stops the running cell: its snippet (JShell's stop flag, and its threads are interrupted) or its rendering. */
   @Override
   public void interrupt() {
-    interrupted = true;
-    shell.stop(); // sets JShell's stop flag and interrupts the snippet's threads
+    shell.stop();
+    Engine.stopAll();
   }
 
   @Override

@@ -89,7 +89,7 @@ public final class Main {
   @SuppressWarnings("removal")
   private static void installSigint(Server server) {
     try {
-      sun.misc.Signal.handle(new sun.misc.Signal("INT"), s -> server.interrupt());
+      sun.misc.Signal.handle(new sun.misc.Signal("INT"), s -> server.interrupt(java.time.Instant.now()));
     } catch (Throwable t) {
       Kernels.log("SIGINT stays the JVM's default (" + t + "); interrupts arrive as messages");
     }

@@ -11,6 +11,8 @@ import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CancellationException;
@@ -48,10 +50,17 @@ final class Server {
   private final LinkedBlockingQueue<Object> shellEvents = new LinkedBlockingQueue<>();
   private final History history = new History();
   private final AtomicReference<InputRequest> pendingInput = new AtomicReference<>();
+  /** The execute request being handled, from its arrival until its cell is done; guarded by {@code this}. */
+  private CompletableFuture<Void> currentCell;
+  /** When the last interrupt that found no cell was sent (null: none since the last cell); guarded by {@code this}. */
+  private Instant unclaimedInterrupt;
   private volatile boolean running = true;
   private volatile boolean allowStdin;
   private int executionCount = 1;
   private final CompletableFuture<Boolean> stopped = new CompletableFuture<>();
+  private final CompletableFuture<Void> warm = new CompletableFuture<>();
+  /** Round trips of {@link #warmUp()}: about what it takes the JIT to compile the request path. */
+  static final int WARM_UP_ROUND_TRIPS = 300;
 
   Server(KernelConnectionProperties props) {
     this.props = props;
@@ -79,6 +88,40 @@ final class Server {
     Thread.ofPlatform().name("lowbit-heartbeat").daemon().start(this::heartbeatLoop);
     Thread.ofPlatform().name("lowbit-control").daemon().start(() -> loop(control, true));
     Thread.ofPlatform().name("lowbit-shell").daemon().start(() -> loop(shell, false));
+    Thread.ofPlatform().name("lowbit-warm-up").daemon().start(this::warmUp);
+  }
+
+  /**
+   * Sends kernel_info requests and replies through this kernel's own code (signing, parsing, JSON,
+   * JeroMQ over TCP) between two private sockets while JShell starts, on the core JShell's start
+   * leaves idle. Interpreted, that path takes a round trip of several milliseconds; the first
+   * requests a client sends should not pay for it.
+   */
+  private void warmUp() {
+    try (ZMQ.Socket server = ctx.createSocket(SocketType.ROUTER);
+         ZMQ.Socket client = ctx.createSocket(SocketType.DEALER)) {
+      Wire w = new Wire(props.getKey()); // its own replay history: these messages are not a client's
+      int port = server.bindToRandomPort("tcp://127.0.0.1");
+      client.connect("tcp://127.0.0.1:" + port);
+      server.setReceiveTimeOut(2000);
+      client.setReceiveTimeOut(2000);
+      long t0 = System.nanoTime();
+      for (int i = 0; i < WARM_UP_ROUND_TRIPS && running; i++) {
+        sendFrames(client, w.encode(w.message("kernel_info_request", null, new JsonObject())));
+        List<byte[]> request = receive(server, 0);
+        if (request == null) break;
+        Msg m = w.decode(request);
+        sendFrames(server, w.encode(w.message(m.type().replaceFirst("_request$", "_reply"), m, kernelInfo())));
+        List<byte[]> reply = receive(client, 0);
+        if (reply == null) break;
+        w.decode(reply);
+      }
+      if (TRACE) Kernels.log(String.format("request path warm-up: %.0f ms", (System.nanoTime() - t0) / 1e6));
+    } catch (RuntimeException e) {
+      Kernels.log("warming up the request path failed (requests are only slower at first): " + e);
+    } finally {
+      warm.complete(null);
+    }
   }
 
   void kernelReady(LowbitKernel k) {
@@ -144,7 +187,10 @@ final class Server {
   }
 
   private void send(ZMQ.Socket s, Msg m) {
-    var frames = wire.encode(m);
+    sendFrames(s, wire.encode(m));
+  }
+
+  private static void sendFrames(ZMQ.Socket s, List<byte[]> frames) {
     synchronized (s) {
       for (int i = 0; i < frames.size(); i++) s.send(frames.get(i), i < frames.size() - 1 ? ZMQ.SNDMORE : 0);
     }
@@ -162,7 +208,7 @@ final class Server {
     try {
       switch (m.type()) {
         case "interrupt_request" -> {
-          interrupt();
+          interrupt(sent(m));
           reply(s, m, Wire.obj("status", "ok"));
         }
         case "shutdown_request" -> shutdown(s, m);
@@ -175,11 +221,42 @@ final class Server {
     }
   }
 
-  void interrupt() {
+  /**
+   * Stops the cell being handled, whether it waits for the kernel to start, compiles, runs or renders.
+   * Under the lock that also guards a cell's start and end, so a late interrupt never reaches the
+   * next cell. With no cell, it stops the next one only if that was sent before it: both can arrive
+   * together (a client that sends before the kernel listens) and the interrupt be read first.
+   */
+  synchronized void interrupt(Instant sent) {
+    CompletableFuture<Void> cell = currentCell;
+    if (cell == null) {
+      unclaimedInterrupt = sent;
+      return;
+    }
+    cell.complete(null);
     InputRequest pending = pendingInput.get();
     if (pending != null) pending.answer.cancel(true);
     LowbitKernel k = readyKernel();
     if (k != null) k.interrupt();
+  }
+
+  private synchronized void cellStarts(CompletableFuture<Void> cell, Instant sent) {
+    currentCell = cell;
+    if (unclaimedInterrupt != null && sent != null && !sent.isAfter(unclaimedInterrupt)) cell.complete(null);
+    unclaimedInterrupt = null;
+  }
+
+  /** When the client sent {@code m} (its header's date), or null when that is missing or unreadable. */
+  static Instant sent(Msg m) {
+    try {
+      return OffsetDateTime.parse(m.header().get("date").getAsString()).toInstant();
+    } catch (RuntimeException e) {
+      return null;
+    }
+  }
+
+  private synchronized void cellEnds() {
+    currentCell = null;
   }
 
   private void shutdown(ZMQ.Socket s, Msg m) {
@@ -221,7 +298,10 @@ final class Server {
     try {
       switch (m.type()) {
         case "execute_request" -> execute(s, m);
-        case "kernel_info_request" -> reply(s, m, kernelInfo());
+        case "kernel_info_request" -> {
+          awaitStart(); // clients take this reply as "ready": by then the first cell compiles as fast as any
+          reply(s, m, kernelInfo());
+        }
         case "is_complete_request" -> isComplete(s, m);
         case "complete_request" -> complete(s, m);
         case "inspect_request" -> inspect(s, m);
@@ -241,13 +321,32 @@ final class Server {
     }
   }
 
+  /** Returns when the kernel has started or failed to (a failure is told by the cells that need it). */
+  private void awaitStart() {
+    try {
+      warm.get();
+      kernel.get();
+    } catch (ExecutionException e) {
+      // the reply still goes: the first cell says why the engine is missing
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
   /** The kernel if it has started, else null (never waits). */
   private LowbitKernel readyKernel() {
     return kernel.isDone() && !kernel.isCompletedExceptionally() ? kernel.join() : null;
   }
 
   private LowbitKernel kernel() throws CellError {
+    return kernel(new CompletableFuture<>());
+  }
+
+  /** Waits for the kernel to start, unless {@code stop} completes first (the cell waiting was interrupted). */
+  private LowbitKernel kernel(CompletableFuture<Void> stop) throws CellError {
     try {
+      CompletableFuture.anyOf(kernel, stop).get();
+      if (!kernel.isDone()) throw CellError.of("Interrupted", "the cell was stopped before the kernel had started");
       return kernel.get();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -272,11 +371,11 @@ final class Server {
     long t0 = System.nanoTime();
     Object outcome = runOnExecThread(s, m, code);
     long t1 = System.nanoTime();
-    iopub.flush(); // the cell's output leaves before its reply
-    if (TRACE) Kernels.log(String.format("execute: run %.2f ms, flush %.2f ms", (t1 - t0) / 1e6, (System.nanoTime() - t1) / 1e6));
+    // one flush before the reply: the IOPub thread sends buffered output before each message, so the
+    // cell's output, then its result or error, all leave before the reply
     if (outcome instanceof CellError e) {
       iopub.publish("error", Wire.obj("ename", e.ename, "evalue", e.evalue, "traceback", e.traceback));
-      iopub.flush();
+      flushTimed(t0, t1);
       reply(s, m, Wire.obj("status", "error", "execution_count", count, "ename", e.ename, "evalue", e.evalue,
           "traceback", e.traceback, "user_expressions", new JsonObject(), "payload", List.of()));
       if (stopOnError) abortQueued(s);
@@ -287,8 +386,8 @@ final class Server {
       c.remove("transient");
       c.addProperty("execution_count", count);
       iopub.publish("execute_result", c);
-      iopub.flush();
     }
+    flushTimed(t0, t1);
     JsonArray payload = new JsonArray();
     DisplayData page = readyKernel() == null ? null : readyKernel().page();
     if (page != null) payload.add(Wire.obj("source", "page", "data", Bundles.data(page), "start", 0));
@@ -296,19 +395,28 @@ final class Server {
         "payload", payload));
   }
 
+  private void flushTimed(long t0, long t1) {
+    iopub.flush();
+    if (TRACE) Kernels.log(String.format("execute: run %.2f ms, flush %.2f ms", (t1 - t0) / 1e6,
+        (System.nanoTime() - t1) / 1e6));
+  }
+
   /** Runs the cell on the exec thread; meanwhile this thread relays its requests for input. */
   private Object runOnExecThread(ZMQ.Socket s, Msg m, String code) {
     Object done = new Object() {};
     AtomicReference<Object> outcome = new AtomicReference<>();
+    CompletableFuture<Void> stop = new CompletableFuture<>();
+    cellStarts(stop, sent(m)); // from here an interrupt stops this cell, even before it leaves the queue
     cells.add(() -> {
       try {
-        outcome.set(kernel().execute(code));
+        outcome.set(kernel(stop).execute(code, stop::isDone));
       } catch (CellError e) {
         outcome.set(e);
       } catch (Throwable t) { // including Errors from user code outside JShell's own handling
         outcome.set(new CellError(t.getClass().getSimpleName(), String.valueOf(t.getMessage()),
             List.of(CellError.header(t.getClass().getName(), String.valueOf(t.getMessage())))));
       } finally {
+        cellEnds();
         shellEvents.add(done);
       }
     });

@@ -18,6 +18,7 @@ import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -68,6 +69,18 @@ final class Wire {
   private final String session = UUID.randomUUID().toString();
   private final String username = System.getProperty("user.name", "lowbit");
   private final byte[] key;
+  /**
+   * Signatures of the signed messages received lately (the last {@link #HISTORY}): a message whose
+   * signature is among them is a replay and is refused, as jupyter_client's Session does with its
+   * digest history. A client never sends the same signature twice: each header has a new msg_id.
+   */
+  private final Map<String, Boolean> seen = new LinkedHashMap<>(1024, 0.75f, false) {
+    @Override
+    protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
+      return size() > HISTORY;
+    }
+  };
+  static final int HISTORY = 1 << 16;
 
   /** {@code key} empty = messages are not signed (the connection file says so). */
   Wire(String key) {
@@ -102,7 +115,7 @@ final class Wire {
     return frames;
   }
 
-  /** Parses received frames; a bad signature or malformed JSON is an {@link IllegalArgumentException}. */
+  /** Parses received frames; a bad signature, a replay or malformed JSON is an {@link IllegalArgumentException}. */
   Msg decode(List<byte[]> frames) {
     int d = 0;
     while (d < frames.size() && !Arrays.equals(frames.get(d), DELIMITER)) d++;
@@ -112,6 +125,12 @@ final class Wire {
     if (key.length > 0 && !MessageDigest.isEqual(sign(parts).getBytes(StandardCharsets.US_ASCII),
         signature.getBytes(StandardCharsets.US_ASCII)))
       throw new IllegalArgumentException("a message with a bad signature");
+    if (key.length > 0) {
+      synchronized (seen) {
+        if (seen.putIfAbsent(signature, Boolean.TRUE) != null)
+          throw new IllegalArgumentException("a replayed message (its signature " + signature + " was seen before)");
+      }
+    }
     return new Msg(List.copyOf(frames.subList(0, d)), object(parts[0]), object(parts[1]), object(parts[2]),
         object(parts[3]), List.copyOf(frames.subList(d + 6, frames.size())));
   }

@@ -43,6 +43,30 @@ class WireTest {
   }
 
   @Test
+  void aReplayedSignedMessageIsRefusedAndAnUnsignedOneIsNot() {
+    Wire w = new Wire("k");
+    List<byte[]> frames = w.encode(w.message("execute_request", null, Wire.obj("code", "n++")));
+    assertEquals("n++", w.decode(frames).str("code", null));
+    var e = assertThrows(IllegalArgumentException.class, () -> w.decode(frames));
+    assertTrue(e.getMessage().contains("replayed"), e.getMessage());
+    assertEquals("execute_request", w.decode(w.encode(w.message("execute_request", null, Wire.obj("code", "n++"))))
+        .type()); // the same request again, as a new message, is welcome
+    Wire unsigned = new Wire("");
+    List<byte[]> plain = unsigned.encode(unsigned.message("kernel_info_request", null, new JsonObject()));
+    unsigned.decode(plain);
+    assertEquals("kernel_info_request", unsigned.decode(plain).type()); // no signature, nothing to remember
+  }
+
+  @Test
+  void theReplayHistoryForgetsTheOldestBeyondItsSize() {
+    Wire w = new Wire("k");
+    List<byte[]> first = w.encode(w.message("kernel_info_request", null, new JsonObject()));
+    w.decode(first);
+    for (int i = 0; i < Wire.HISTORY; i++) w.decode(w.encode(w.message("kernel_info_request", null, new JsonObject())));
+    assertEquals("kernel_info_request", w.decode(first).type()); // bounded memory: the oldest was forgotten
+  }
+
+  @Test
   void datesAreIso8601WithMicrosecondsInUtc() {
     assertTrue(Wire.now().matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{6}Z"), Wire.now());
   }
