@@ -222,7 +222,7 @@ class ClaqTest {
       Tensor w = tensor(p.w()), h = tensor(p.h());
       Tensor claq = Claq.quantize(w, h, Claq.Options.defaults().bits(3), null).weight();
       Tensor exact = Claq.quantize(w, h, Claq.Options.defaults().bits(3).exact(), null).weight();
-      Tensor gptq = Gptq.quantize(w, h, Grid.bits(3), null, Gptq.Options.defaults().withActOrder(true)).weight();
+      Tensor gptq = Gptq.quantize(w, h, Grid.bits(3), null, Gptq.Options.defaults().actOrder()).weight();
       // tr((W−Q) H (W−Q)ᵀ) = ‖(W−Q)X‖²
       double eC = claq.sub(w).mm(h).mul(claq.sub(w)).sum().item(),
           eE = exact.sub(w).mm(h).mul(exact.sub(w)).sum().item();
