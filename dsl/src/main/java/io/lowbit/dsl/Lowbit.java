@@ -69,7 +69,7 @@ public final class Lowbit {
   /**
    * Writes {@code q} for other tools: {@code export(q, "out/w4", GPTQ_FORMAT)} (packed, for GPTQModel,
    * transformers, vLLM), {@code HF_DENSE} (the evaluated weights in bf16, kept weights included) or
-   * {@code LOWBIT} (codes, scales and masks beside the dense model).
+   * {@code LOWBIT} (Lowbit's packed folder: codes in int32 words, kept weights sparse, no dense copy).
    */
   public static void export(QuantizedModel q, String folder, Export format) {
     format.write(q, java.nio.file.Path.of(folder));

@@ -8,7 +8,8 @@ import java.nio.file.Path;
 /**
  * Where a quantized model goes for other tools: {@link #GPTQ_FORMAT} (packed codes, as GPTQModel,
  * transformers and vLLM load them), {@link #HF_DENSE} (the evaluated weights as a dense bf16 Hugging
- * Face checkpoint, kept weights included) or {@link #LOWBIT} (Lowbit's own folder, {@link QuantizedModel#save}).
+ * Face checkpoint, kept weights included) or {@link #LOWBIT} (Lowbit's packed folder, {@link PackedFormat}:
+ * codes in int32 words, kept weights sparse; {@link QuantizedModel#load} reads it back).
  * Each writes config.json and the tokenizer's files beside the weights.
  */
 public enum Export {
@@ -22,7 +23,7 @@ public enum Export {
           Models.save(bf16, folder);
         }
       }
-      case LOWBIT -> q.save(folder);
+      case LOWBIT -> PackedFormat.save(q, folder);
     }
   }
 }

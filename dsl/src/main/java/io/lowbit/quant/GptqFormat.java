@@ -277,15 +277,16 @@ public final class GptqFormat {
   }
 
   /**
-   * What {@code Lowbit.load} opens: a GPTQ-format folder as its dense float32 model (the codes
+   * What {@code Lowbit.load} opens: a GPTQ-format or Lowbit packed folder as its dense model (the codes
    * dropped), anything else as {@link Models#load(String, Models.Options)} does.
    */
   public static Model loadModel(String spec, Models.Options o) {
     Path folder = Path.of(spec);
-    if (!is(folder)) return Models.load(spec, o);
-    QuantizedModel q = load(folder, o.device());
+    boolean gptq = is(folder);
+    if (!gptq && !PackedFormat.is(folder)) return Models.load(spec, o);
+    QuantizedModel q = gptq ? load(folder, o.device()) : PackedFormat.load(folder, o.device());
     for (Linear l : q.model().linears()) q.linear(l.name()).close();
-    return o.dtype() == null || o.dtype() == DType.F32 ? q.model() : convert(q.model(), o.dtype());
+    return o.dtype() == null || o.dtype() == q.model().dtype() ? q.model() : convert(q.model(), o.dtype());
   }
 
   private static Model convert(Model m, DType dtype) {
@@ -294,7 +295,7 @@ public final class GptqFormat {
     }
   }
 
-  /** A GPTQ-format folder or a folder {@link QuantizedModel#save} wrote, with its codes. */
+  /** A GPTQ-format folder, a packed one ({@link PackedFormat}) or one {@link QuantizedModel#save} wrote. */
   public static QuantizedModel loadQuantized(String folder) {
     Path f = Path.of(folder);
     return is(f) ? load(f) : QuantizedModel.load(f);

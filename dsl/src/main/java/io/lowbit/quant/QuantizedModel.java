@@ -160,8 +160,9 @@ public final class QuantizedModel implements AutoCloseable {
     }
   }
 
-  /** Loads what {@link #save} wrote, onto the default device. */
+  /** Loads what {@link #save} (or {@link PackedFormat#save}) wrote, onto the default device. */
   public static QuantizedModel load(Path folder) {
+    if (PackedFormat.is(folder)) return PackedFormat.load(folder, io.lowbit.torch.Device.defaultDevice());
     Path manifest = folder.resolve("quantization.json");
     if (!Files.isRegularFile(manifest))
       throw new CheckpointException(manifest + ": missing (not a folder saved from a QuantizedModel)");

@@ -144,4 +144,43 @@ class PackedLinearTest {
       }
     }
   }
+
+  static long folderBytes(Path dir) throws java.io.IOException {
+    try (var files = Files.list(dir)) {
+      return files.mapToLong(f -> f.toFile().length()).sum();
+    }
+  }
+
+  @Test
+  void thePackedFolderLoadsBackAndOldFoldersStillLoad(@TempDir Path dir) throws Exception {
+    try (Mask mask = largest(0.01);
+        QuantizedModel q = Quantize.run(fp, Grid.bits(3).groups(32), Rtn.Options.defaults(), null, mask,
+            Progress.NONE)) {
+      Export.LOWBIT.write(q, dir.resolve("packed"));
+      q.save(dir.resolve("old"));
+      for (String f : new String[] {"packed", "old"})
+        try (QuantizedModel back = QuantizedModel.load(dir.resolve(f)); Scope s = Scope.open()) {
+          assertEquals(q.label(), back.label(), f);
+          assertEquals(q.kept(), back.kept(), f);
+          for (var e : q.model().weights().entrySet())
+            assertArrayEquals(e.getValue().to(DType.F32).toFloatArray(),
+                back.model().weights().get(e.getKey()).to(DType.F32).toFloatArray(), 0f, f + " " + e.getKey());
+          for (Linear l : q.model().linears()) {
+            QuantizedLinear a = q.linear(l.name()), b = back.linear(l.name());
+            assertArrayEquals(a.codes().to(DType.I32).toIntArray(), b.codes().to(DType.I32).toIntArray());
+            assertArrayEquals(a.scales().toFloatArray(), b.scales().toFloatArray(), 0f);
+            assertArrayEquals(a.zeros().toFloatArray(), b.zeros().toFloatArray(), 0f);
+            assertArrayEquals(a.keep().toBooleanArray(), b.keep().toBooleanArray());
+            assertArrayEquals(a.groupOfColumn(), b.groupOfColumn());
+          }
+        }
+      // the packed folder holds the codes instead of a dense copy of every linear
+      long packed = folderBytes(dir.resolve("packed")), old = folderBytes(dir.resolve("old"));
+      assertTrue(packed < old, packed + " bytes packed, " + old + " the old way");
+      try (Model dense = io.lowbit.dsl.Lowbit.load(dir.resolve("packed").toString()); Scope s = Scope.open()) {
+        assertArrayEquals(q.model().linears().get(0).weight().toFloatArray(),
+            dense.linears().get(0).weight().toFloatArray(), 0f, "load() opens packed folders as dense models");
+      }
+    }
+  }
 }
