@@ -244,6 +244,21 @@ class GptqFormatTest {
     }
   }
 
+  @Test
+  void pythonReadsAwqAndRaggedGroupsAreRefused(@TempDir Path dir) throws Exception {
+    try (QuantizedModel q = Quantize.run(fp, Grid.bits(4).groups(32), Awq.Options.defaults(), cal, null,
+        Progress.NONE)) {
+      Export.GPTQ_FORMAT.write(q, dir.resolve("awq"));
+      assertPythonReadsLowbitsWeights(q, dir.resolve("awq"));
+    }
+    // llmc's grid pads the last group of 64 columns in groups of 48: no GPTQ group_size says that
+    try (QuantizedModel q = Quantize.run(fp, Grid.bits(4).groups(48), Awq.Options.defaults(), cal, null,
+        Progress.NONE)) {
+      var e = assertThrows(IllegalArgumentException.class, () -> Export.GPTQ_FORMAT.write(q, dir.resolve("r")));
+      assertTrue(e.getMessage().contains("ragged") && e.getMessage().contains("HF_DENSE"), e.getMessage());
+    }
+  }
+
   // ---------------------------------------------------------------- import
 
   @Test
