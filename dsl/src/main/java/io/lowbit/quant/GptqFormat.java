@@ -134,7 +134,7 @@ public final class GptqFormat {
       for (Linear l : m.linears()) linearOf.put(hfName(l.name()) + ".weight", l.name());
       for (var e : m.weights().entrySet()) {
         String linear = linearOf.get(e.getKey());
-        if (linear == null) {
+        if (linear == null) {   // embeddings, norms, head, and biases (Qwen2's q, k, v), as GPTQ files keep them
           t.put(e.getKey(), e.getValue().to(Device.CPU, DType.F16));
           continue;
         }
@@ -156,8 +156,6 @@ public final class GptqFormat {
         t.put(p + ".scales", ql.scales().to(Device.CPU, DType.F32).t().contiguous().to(DType.F16));
         t.put(p + ".g_idx", Torch.tensor(ql.groupOfColumn(), in).to(Device.CPU));
       }
-      for (Linear l : m.linears())
-        if (l.bias() != null) t.put(hfName(l.name()) + ".bias", l.bias().to(Device.CPU, DType.F16));
       Files.createDirectories(folder);
       m.config().withDtype(DType.F16).writeHf(folder.resolve("config.json"));
       JsonObject config = JsonParser.parseString(Files.readString(folder.resolve("config.json"))).getAsJsonObject();
