@@ -27,8 +27,9 @@ for p in python3-jupyter-client python3-nbclient python3-nbformat jupyter-notebo
   have_pkg "$p" || need+=("$p")
 done
 # charts draw text with AWT, which needs fontconfig and a font; the kernel's own tests need more
+# (python3-numpy: the independent GPTQ-format reader in dsl/src/test/python)
 if [ "${LOWBIT_TEST_PACKAGES:-0}" = 1 ]; then
-  for p in python3-jupyter-kernel-test python3-pytest chromium; do have_pkg "$p" || need+=("$p"); done
+  for p in python3-jupyter-kernel-test python3-pytest python3-numpy chromium; do have_pkg "$p" || need+=("$p"); done
 fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -7,6 +7,8 @@ import io.lowbit.model.Model;
 import io.lowbit.model.Models;
 import io.lowbit.model.Progress;
 import io.lowbit.quant.Awq;
+import io.lowbit.quant.Export;
+import io.lowbit.quant.GptqFormat;
 import io.lowbit.quant.Gptq;
 import io.lowbit.quant.Grid;
 import io.lowbit.quant.Mask;
@@ -44,17 +46,39 @@ public final class Lowbit {
   // ---------------------------------------------------------------- models
 
   /**
-   * A Hugging Face folder, a llama2.c .bin (or its folder), or "random:&lt;preset&gt;", on the default
-   * device: {@code load("random:llama3-8b")}.
+   * A Hugging Face folder (a GPTQ-format one opens as its dequantized weights), a llama2.c .bin (or its
+   * folder), or "random:&lt;preset&gt;", on the default device: {@code load("random:llama3-8b")}.
    */
   public static Model load(String spec) {
-    return Models.load(spec);
+    return GptqFormat.loadModel(spec, Models.Options.defaults());
   }
 
   /** {@link #load(String)} with options: {@code load("stories260K", Models.Options.defaults().on(Device.cpu()))}. */
   public static Model load(String spec, Models.Options options) {
-    return Models.load(spec, options);
+    return GptqFormat.loadModel(spec, options);
   }
+
+  /**
+   * A quantized model with its codes: a GPTQ-format checkpoint (Lowbit's export or another tool's) or
+   * a folder Lowbit saved: {@code loadQuantized("out/w4-gptq")}.
+   */
+  public static QuantizedModel loadQuantized(String folder) {
+    return GptqFormat.loadQuantized(folder);
+  }
+
+  /**
+   * Writes {@code q} for other tools: {@code export(q, "out/w4", GPTQ_FORMAT)} (packed, for GPTQModel,
+   * transformers, vLLM), {@code HF_DENSE} (the evaluated weights in bf16, kept weights included) or
+   * {@code LOWBIT} (Lowbit's packed folder: codes in int32 words, kept weights sparse, no dense copy).
+   */
+  public static void export(QuantizedModel q, String folder, Export format) {
+    format.write(q, java.nio.file.Path.of(folder));
+  }
+
+  /** {@link #export}'s formats. */
+  public static final Export GPTQ_FORMAT = Export.GPTQ_FORMAT;
+  public static final Export HF_DENSE = Export.HF_DENSE;
+  public static final Export LOWBIT = Export.LOWBIT;
 
   /**
    * Continues {@code prompt} with up to {@code maxNewTokens} tokens, greedily (the same text every

@@ -73,7 +73,7 @@ final class HfCheckpoint {
   }
 
   /** tokenizer.json (Hugging Face) or tokenizer.bin (llama2.c, as Lowbit saves it), or none. */
-  private static Tokenizer tokenizer(Path folder, Config c) {
+  static Tokenizer tokenizer(Path folder, Config c) {
     if (Files.isRegularFile(folder.resolve("tokenizer.json"))) return HfTokenizer.load(folder, c.bosId(), c.eosId());
     if (Files.isRegularFile(folder.resolve("tokenizer.bin"))) return Llama2cTokenizer.load(folder.resolve("tokenizer.bin"), c.vocabSize());
     return null;

@@ -75,6 +75,15 @@ public final class Models {
     return Llama2cCheckpoint.load(bin, tok, o.device(), o.dtype() == null ? DType.F32 : o.dtype());
   }
 
+  /**
+   * A model from tensors under their Hugging Face names (ownership passes to the model) with the
+   * tokenizer found in {@code folder}: for readers of other checkpoint formats (GPTQ's).
+   */
+  public static Model of(Config c, java.util.Map<String, io.lowbit.torch.Tensor> weights, Path folder,
+      Device device) {
+    return Model.of(c, weights, HfCheckpoint.tokenizer(folder, c), device, folder.toString());
+  }
+
   /** Saves as a Hugging Face folder: config.json, safetensors (sharded above 4 GiB), tokenizer files when known. */
   public static void save(Model m, Path folder) {
     HfCheckpoint.save(m, folder);

@@ -94,6 +94,27 @@ public final class QuantizedModel implements AutoCloseable {
     return linears.values().stream().mapToDouble(QuantizedLinear::storageBits).sum() / weights();
   }
 
+  /** Linear {@code name} in its packed form (codes in int32 words, kept weights sparse); the caller closes it. */
+  public PackedLinear packed(String name) {
+    return PackedLinear.of(linears.get(name), model.linear(name).weight());
+  }
+
+  /** Bytes by part (codes, scales, outliers, the dense rest), from the packed tensors themselves. */
+  public Memory memory() {
+    long codes = 0, scales = 0, outliers = 0, other = 0;
+    java.util.Set<String> packed = new java.util.HashSet<>();
+    for (var l : model.linears()) {
+      try (PackedLinear p = packed(l.name())) {
+        codes += p.codeBytes();
+        scales += p.scaleBytes();
+        outliers += p.outlierBytes();
+      }
+      packed.add(GptqFormat.hfName(l.name()) + ".weight");
+    }
+    for (var e : model.weights().entrySet()) if (!packed.contains(e.getKey())) other += e.getValue().byteSize();
+    return new Memory(codes, scales, outliers, other, weights());
+  }
+
   /**
    * Saves as a folder: the dense model (config.json, safetensors, tokenizer) loadable by any
    * Hugging Face tool, plus quantization.safetensors (codes, scales, zeros, kept masks) and
@@ -139,8 +160,9 @@ public final class QuantizedModel implements AutoCloseable {
     }
   }
 
-  /** Loads what {@link #save} wrote, onto the default device. */
+  /** Loads what {@link #save} (or {@link PackedFormat#save}) wrote, onto the default device. */
   public static QuantizedModel load(Path folder) {
+    if (PackedFormat.is(folder)) return PackedFormat.load(folder, io.lowbit.torch.Device.defaultDevice());
     Path manifest = folder.resolve("quantization.json");
     if (!Files.isRegularFile(manifest))
       throw new CheckpointException(manifest + ": missing (not a folder saved from a QuantizedModel)");
