@@ -45,6 +45,7 @@ final class LowbitKernel extends BaseKernel {
       "import io.lowbit.model.Model;", "import io.lowbit.model.Models;", "import io.lowbit.model.Generation;",
       "import io.lowbit.data.Calibration;", "import io.lowbit.quant.Grid;", "import io.lowbit.quant.Method;",
       "import io.lowbit.quant.Mask;", "import io.lowbit.quant.QuantizedModel;", "import io.lowbit.quant.Tesseraq;",
+      "import io.lowbit.quant.Claq;",
       "import io.lowbit.quant.Saliency.Score;", "import io.lowbit.torch.Device;");
 
   private static volatile LowbitKernel current;
