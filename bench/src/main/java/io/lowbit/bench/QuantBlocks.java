@@ -171,7 +171,8 @@ public final class QuantBlocks {
         System.err.println(rows.getLast());
       }
     }
-    rows.add(String.format(Locale.ROOT, "| CLAQ W2 / GPTQ act-order W3, per block | | | | %.2f× | | |", total[1] / total[0]));
+    rows.add(String.format(Locale.ROOT, "| CLAQ W2 / GPTQ act-order W3, per block | | | | %.2f× | | |",
+        total[1] / total[0]));
     System.err.println(rows.getLast());
   }
 
