@@ -68,6 +68,10 @@ def test_notebook_runs_and_its_outputs_are_valid_and_offline(executed, name):
         texts = "".join(o.get("data", {}).get("text/plain", "") for o in outputs(nb))
         assert "TesseraQ reconstruction" in texts and "TESSERAQ" in texts and "AWQ" in texts
         assert pngs >= 2, "the per-round loss chart and the comparison"
+    if name == "claq.ipynb":
+        texts = "".join(o.get("data", {}).get("text/plain", "") for o in outputs(nb))
+        assert "CLAQ adaptive 2.1" in texts and "CLAQ reserve" in texts and "GPTQ" in texts
+        assert pngs >= 3, "the comparison, bits against perplexity and the per-column bit map"
     if name == "quickstart.ipynb":
         assert pngs >= 1, "the quickstart draws a chart"
         texts = "".join(o.get("data", {}).get("text/plain", "") for o in outputs(nb))

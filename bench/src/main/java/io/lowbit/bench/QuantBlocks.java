@@ -5,11 +5,13 @@ import io.lowbit.model.Config;
 import io.lowbit.model.Model;
 import io.lowbit.model.Progress;
 import io.lowbit.model.RandomModel;
+import io.lowbit.quant.Claq;
 import io.lowbit.quant.Gptq;
 import io.lowbit.quant.Gradients;
 import io.lowbit.quant.Grid;
 import io.lowbit.quant.Keep;
 import io.lowbit.quant.Mask;
+import io.lowbit.quant.Method;
 import io.lowbit.quant.Quantize;
 import io.lowbit.quant.QuantizedModel;
 import io.lowbit.quant.Saliency;
@@ -26,13 +28,15 @@ import java.util.Random;
 /**
  * Per-block cost of GPTQ and TesseraQ on Llama-3-8B-shaped blocks ({@code ./lowbit run
  * io.lowbit.bench.QuantBlocks [--blocks N] [--windows N] [--length T] [--iterations N] [--no-gptq]
- * [--no-tesseraq]}): a random model of llama3-8b's shapes with N decoder blocks (default 2; every
+ * [--no-tesseraq] [--claq]}): a random model of llama3-8b's shapes with N decoder blocks (default 2; every
  * block costs the same, so the whole model is 32 × a block), calibration = N random windows of T
  * tokens (128 × 2048). GPTQ per-row 4-bit and 3-bit group 128: seconds per block split into
  * Hessian collection, column sweep and propagation. TesseraQ W2 g128 on the full 20 thresholds with
  * {@code iterations} per round (default 25; TesseraQ's configurations use 250): seconds for
  * initialisation (AWQ and clip) and per training iteration, and the projected full-schedule block
- * and model. Peak GPU memory for each. {@code --tacq} adds TaCQ end to end per phase;
+ * and model. Peak GPU memory for each. {@code --tacq} adds TaCQ end to end per phase; {@code --claq} adds
+ * CLAQ W2 (Wang et al., arXiv 2405.17233: act-order, Lloyd's K-means per column) beside GPTQ W3 per row
+ * with act-order, CLAQ's own protocol, per phase, and their ratio per block;
  * {@code --host} keeps the model in host memory and streams the work to the GPU
  * ({@code --chunk N} sequences per gradient chunk, default 16; {@code --grad-dtype bf16} for 16-bit
  * gradients; {@code --blocks 32} is the whole 8B model). Prints a markdown table.
@@ -44,7 +48,7 @@ public final class QuantBlocks {
     int blocks = 2, windows = 128, length = 2048, iterations = 25;
     boolean gptq = true, tesseraq = true;
     String preset = "llama3-8b";
-    boolean fused = true, tacq = false, host = false;
+    boolean fused = true, tacq = false, host = false, claq = false;
     int chunk = 16;
     DType gradDtype = DType.F32;
     for (int i = 0; i < args.length; i++) {
@@ -58,6 +62,7 @@ public final class QuantBlocks {
         case "--preset" -> preset = args[++i];
         case "--unfused" -> fused = false;
         case "--tacq" -> tacq = true;
+        case "--claq" -> claq = true;
         case "--host" -> host = true;
         case "--chunk" -> chunk = Integer.parseInt(args[++i]);
         case "--grad-dtype" -> gradDtype = DType.valueOf(args[++i].toUpperCase(Locale.ROOT));
@@ -95,6 +100,7 @@ public final class QuantBlocks {
         }
       }
       if (tacq) tacq(m, cal, d, blocks, fullLayers, rows, gradDtype, chunk);
+      if (claq) claq(m, cal, d, blocks, fullLayers, rows);
       if (tesseraq) {
         Grid g = Grid.bits(2).groups(128);
         Tesseraq.Options o = Tesseraq.Options.defaults().noCheckpoints().iterations(iterations).fusedKernels(fused);
@@ -143,6 +149,31 @@ public final class QuantBlocks {
     try (m) {
       return m.to(Device.cpu());
     }
+  }
+
+  /**
+   * CLAQ W2 and, in the same run on the same model and calibration, GPTQ W3 per row with act-order:
+   * seconds per block by phase, and CLAQ's total per block over GPTQ's.
+   */
+  static void claq(Model m, Calibration cal, Device d, int blocks, int fullLayers, List<String> rows) {
+    double[] total = new double[2];
+    Object[][] runs = {{Grid.bits(3), Gptq.Options.defaults().actOrder()}, {Grid.bits(2), Claq.Options.defaults()}};
+    for (int k = 0; k < runs.length; k++) {
+      Grid g = (Grid) runs[k][0];
+      Method method = (Method) runs[k][1];
+      resetPeak(d);
+      try (QuantizedModel q = Quantize.run(m, g, method, cal, null, Progress.NONE, d)) {
+        var p = q.phases();
+        total[k] = q.seconds() / blocks;
+        rows.add(String.format(Locale.ROOT, "| %s %s | %.2f | %.2f | %.2f | %.2f | %.1f | %.1f |", method.label(), g,
+            p.getOrDefault("hessian", 0.0) / blocks, p.getOrDefault("sweep", 0.0) / blocks,
+            p.getOrDefault("propagate", 0.0) / blocks, total[k], total[k] * fullLayers / 60, peakGiB(d)));
+        System.err.println(rows.getLast());
+      }
+    }
+    rows.add(String.format(Locale.ROOT, "| CLAQ W2 / GPTQ act-order W3, per block | | | | %.2f× | | |",
+        total[1] / total[0]));
+    System.err.println(rows.getLast());
   }
 
   /**

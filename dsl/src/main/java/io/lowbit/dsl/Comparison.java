@@ -29,7 +29,7 @@ public record Comparison(Table table, Chart chart) {
     Map<String, List<double[]>> points = new LinkedHashMap<>();
     for (int i = 0; i < models.size(); i++) {
       String line = switch (models.get(i)) {
-        case QuantizedModel q -> q.method() + (q.kept() > 0 ? " + kept weights" : "");
+        case QuantizedModel q -> q.method().name() + (q.kept() > 0 ? " + kept weights" : "");
         case Model m -> "unquantized " + m.dtype();
         default -> throw new IllegalStateException();
       };

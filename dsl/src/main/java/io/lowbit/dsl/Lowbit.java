@@ -7,6 +7,7 @@ import io.lowbit.model.Model;
 import io.lowbit.model.Models;
 import io.lowbit.model.Progress;
 import io.lowbit.quant.Awq;
+import io.lowbit.quant.Claq;
 import io.lowbit.quant.Export;
 import io.lowbit.quant.GptqFormat;
 import io.lowbit.quant.Gptq;
@@ -139,6 +140,13 @@ public final class Lowbit {
   /** TesseraQ block reconstruction with the reference's schedule: {@code quantize(m, bits(2).groups(128), TESSERAQ, cal)}. */
   public static final Tesseraq.Options TESSERAQ = Tesseraq.Options.defaults();
 
+  /**
+   * CLAQ (Wang et al., arXiv 2405.17233): GPTQ with a K-means codebook per column instead of the grid,
+   * act-order on, the width from the grid and nothing else of it: {@code quantize(m, bits(3), CLAQ, cal)};
+   * {@link #claq()} for adaptive precision and outlier reservation.
+   */
+  public static final Claq.Options CLAQ = Claq.Options.defaults();
+
   /** A per-row asymmetric min/max grid of {@code n} bits; {@code bits(3).groups(128).mse()} for more. */
   public static Grid bits(int n) {
     return Grid.bits(n);
@@ -178,7 +186,7 @@ public final class Lowbit {
   /**
    * A new quantized model (the original is untouched) by any method, defaults or refined:
    * {@code quantize(m, bits(4), gptq().actOrder().staticGroups(), cal)}; {@code mask} marks weights
-   * kept in 16 bits (RTN and GPTQ). The work runs on the default device: a model loaded into host
+   * kept in 16 bits (RTN, GPTQ and CLAQ). The work runs on the default device: a model loaded into host
    * memory is quantized on the GPU one block at a time.
    */
   public static QuantizedModel quantize(Model m, Grid grid, Method method, Calibration cal, Mask mask) {
@@ -196,6 +204,19 @@ public final class Lowbit {
    */
   public static Gptq.Options gptq() {
     return Gptq.Options.defaults();
+  }
+
+  /**
+   * CLAQ's options, starting from the reference's (act-order, block 128, 1 % damping, Lloyd's K-means):
+   * adaptive precision at an average of 2.1 bits, 5 % of the columns (those with the most outliers) at
+   * 4 bits, {@code quantize(m, bits(2), claq().adaptive(2.1), cal)}; outlier reservation, the largest
+   * 0.4 % of each column's weights (1.4 % in the 10 % of columns with the most outliers) left exact,
+   * {@code claq().reserve()}; the optimal 1-D K-means instead of Lloyd's, {@code claq().exact()}. With
+   * TaCQ's kept weights, which stay exact and out of every codebook:
+   * {@code quantize(m, bits(2), claq().adaptive(2.1).reserve(), cal, keep(saliency(m, cal, bits(2)), 0.35))}.
+   */
+  public static Claq.Options claq() {
+    return Claq.Options.defaults();
   }
 
   /** AWQ's options (its searches use the reference's grids): {@code quantize(m, bits(3).groups(32), awq(), cal)}. */

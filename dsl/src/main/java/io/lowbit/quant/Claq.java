@@ -1,12 +1,19 @@
 package io.lowbit.quant;
 
+import io.lowbit.data.Calibration;
+import io.lowbit.model.BlockStructure;
 import io.lowbit.model.Interrupts;
+import io.lowbit.model.Linear;
+import io.lowbit.model.Model;
+import io.lowbit.model.Progress;
+import io.lowbit.torch.Device;
 import io.lowbit.torch.DType;
 import io.lowbit.torch.Scope;
 import io.lowbit.torch.Tensor;
 import io.lowbit.torch.Torch;
 import java.util.Arrays;
 import java.util.Comparator;
+import java.util.List;
 import java.util.stream.IntStream;
 
 /**
@@ -38,7 +45,7 @@ public final class Claq {
    */
   public record Options(int bits, double beta, double threshold, int highBits, int lowBits, boolean reservation,
       double reserveTop, double reserveRest, double topShare, KMeans1d.Variant kmeans, long seed, int maxIter,
-      int blockSize, double percDamp, boolean actOrder, int maxDampRetries) {
+      int blockSize, double percDamp, boolean actOrder, int maxDampRetries) implements Method {
 
     public Options {
       if (bits < 1 || bits > 8 || highBits < 1 || highBits > 8 || lowBits < 1 || lowBits > 8)
@@ -147,6 +154,23 @@ public final class Claq {
 
     boolean adaptive() {
       return beta != 0;
+    }
+
+    @Override
+    public String name() {
+      return "CLAQ";
+    }
+
+    /**
+     * "CLAQ adaptive 2.1 reserve" and any other option off its default; the width is the grid's, so
+     * {@code bits} is left out, and so is the low width where it is the one {@link #adaptive(double)} picks.
+     */
+    @Override
+    public String label() {
+      java.util.Set<String> ignored = new java.util.HashSet<>(java.util.Set.of("bits", "beta", "reservation"));
+      if (!adaptive() || lowBits == (beta < 3 ? 2 : 3)) ignored.add("lowBits");
+      String rest = Method.describe(name(), this, defaults(), ignored).substring(name().length());
+      return name() + (adaptive() ? " adaptive " + beta : "") + (reservation ? " reserve" : "") + rest;
     }
 
     int widest() {
@@ -281,6 +305,59 @@ public final class Claq {
       return new Result(s.keep(q).escape(), s.keep(codes).escape(), s.keep(books).escape(), naturalBits,
           s.keep(reserved).escape(), reservedPerColumn, keptPerColumn, r, loss, damping);
     }
+  }
+
+  /**
+   * A new CLAQ-quantized model (the original is untouched), driven as {@link Gptq#run} drives GPTQ
+   * (IST-DASLab/gptq llama.py, which fayuge/CLAQ keeps): block by block on the quantized chain, the
+   * linears in true-sequential groups ({@link BlockStructure#GROUPS}), one Hessian per group collected
+   * from the partly quantized block, {@link #quantize} on each linear. The grid gives the width b
+   * (claq.py's --wbits; with adaptive precision it must be the low width, 2 below β = 3, else 3), and
+   * {@code o.bits()} is not read here; CLAQ has no groups, symmetric grids or range search, so a grid
+   * asking for them is refused. {@code mask} (may be null): TaCQ's kept weights, exact and left out
+   * of every codebook.
+   */
+  public static QuantizedModel run(Model m, Grid grid, Calibration cal, Mask mask, Options o, Progress progress,
+      Device work) {
+    if (cal == null) throw new IllegalArgumentException("CLAQ needs a calibration set");
+    if (grid.groupSize() > 0 || grid.sym() || grid.mseSearch())
+      throw new IllegalArgumentException("CLAQ fits a K-means codebook per column: it takes only the width, "
+          + "bits(" + grid.bits() + "), not " + grid);
+    if (o.adaptive() && grid.bits() != o.lowBits())
+      throw new IllegalArgumentException("CLAQ adaptive β = " + o.beta() + " mixes " + o.lowBits() + " and "
+          + o.highBits() + " bits: quantize with bits(" + o.lowBits() + ")");
+    Options layer = o.bits(grid.bits());
+    return BlockLoop.onCopy(m, o, grid, out -> {
+      Model q = out.q;
+      PhaseClock clock = new PhaseClock(work, out.phases);
+      BlockLoop.run(q, cal, work, progress, "CLAQ blocks", new BlockLoop.Step() {
+        @Override
+        public void block(int i, List<Tensor> inputs) {
+          for (BlockStructure.Group group : BlockStructure.GROUPS) {
+            Interrupts.check();
+            List<Linear> ls = group.of(q.blocks().get(i));
+            try (Hessian h = new Hessian(ls.get(0).inFeatures(), work)) { // one input, one Hessian
+              clock.start();
+              Gptq.collect(q, i, ls.get(0), h, inputs);
+              clock.stop("hessian");
+              for (Linear l : ls) {
+                Tensor keep = mask == null ? null : mask.on(l.name(), work);
+                Result r = quantize(l.weight(), h.matrix(), layer, keep);
+                l.setWeight(r.weight().to(l.weight().dtype()).escape());
+                r.weight().close();
+                out.layers.put(l.name(), QuantizedLinear.claq(l.name(), grid, r, keep, q.device()));
+              }
+              clock.stop("sweep");
+            }
+          }
+        }
+
+        @Override
+        public void propagated(int i) {
+          clock.stop("propagate");
+        }
+      });
+    });
   }
 
   /** Where the sweep writes, columns in sweep order. */

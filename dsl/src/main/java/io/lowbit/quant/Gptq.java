@@ -286,7 +286,7 @@ public final class Gptq {
   }
 
   /** Adds the input of {@code tap} in block i on every batch to {@code h}, each pass stopped there. */
-  private static void collect(Model q, int i, Linear tap, Hessian h, List<Tensor> inputs) {
+  static void collect(Model q, int i, Linear tap, Hessian h, List<Tensor> inputs) {
     tap.setInputHook(x -> {
       h.add(x);
       throw ENOUGH;

@@ -84,11 +84,11 @@ public final class KMeans1d {
       int trials = localTrials(k);
       Tensor x64 = x.to(DType.F32).to(DType.F64), w = weights(x, weight);
       Tensor u = uniforms.to(DType.F64);
-      Tensor c0 = x64.gather(1, pick(w.cumsum(1), u.narrow(1, 0, 1), n));     // [B, 1]
+      Tensor c0 = x64.gather(1, pick(w.cumsum(1), u.narrow(1, 0, 1), w, n));     // [B, 1]
       List<Tensor> centroids = new ArrayList<>(List.of(c0));
       Tensor d2 = x64.sub(c0).square();                                       // [B, n]
       for (int t = 1; t < k; t++) {
-        Tensor cand = x64.gather(1, pick(d2.mul(w).cumsum(1), u.narrow(1, 1 + (long) (t - 1) * trials, trials), n));
+        Tensor cand = x64.gather(1, pick(d2.mul(w).cumsum(1), u.narrow(1, 1 + (long) (t - 1) * trials, trials), w, n));
         Tensor dc = x64.unsqueeze(1).sub(cand.unsqueeze(2)).square().minimum(d2.unsqueeze(1)); // [B, trials, n]
         Tensor potential = dc.mul(w.unsqueeze(1)).sum(new long[] {2}, false);           // [B, trials]
         // the first candidate within TIE of the least potential: two isolated values give exactly equal
@@ -219,11 +219,19 @@ public final class KMeans1d {
     }
   }
 
-  /** For each row and draw u, the first index whose running sum reaches u × the row's total: [B, m]. */
-  private static Tensor pick(Tensor cumulative, Tensor u, long n) {
+  /**
+   * For each row and draw u, the first index whose running sum reaches u × the row's total and whose
+   * weight is not 0: [B, m]. A value left out of the fit (CLAQ's kept and reserved weights) so never
+   * becomes a centroid, even when the total is 0 (every weighted value a centroid already: the first
+   * weighted value again); a row with no weight at all takes its last index.
+   */
+  private static Tensor pick(Tensor cumulative, Tensor u, Tensor w, long n) {
     Tensor threshold = u.mul(cumulative.narrow(1, n - 1, 1));                           // [B, m]
-    Tensor below = cumulative.unsqueeze(1).lt(threshold.unsqueeze(2)).sum(new long[] {2}, false);
-    return Torch.call1("aten::clamp_max", "", below, n - 1);
+    Tensor ok = cumulative.unsqueeze(1).lt(threshold.unsqueeze(2)).logicalNot()
+        .logicalAnd(w.gt(0.0).unsqueeze(1));                                            // [B, m, n]
+    Tensor first = ok.to(DType.F32).argmax(2, false);
+    Tensor any = ok.to(DType.F32).amax(new long[] {2}, false).gt(0.5);
+    return Torch.where(any, first, Torch.full(n - 1, DType.I64, first.device(), first.shape()));
   }
 
   private static Tensor weights(Tensor x, Tensor weight) {

@@ -11,10 +11,9 @@ import java.util.Set;
  * on the type; the defaults are each record's {@code defaults()}, refined with bare-name withers:
  * {@code Gptq.Options.defaults().actOrder().staticGroups()}.
  */
-public sealed interface Method permits Rtn.Options, Gptq.Options, Awq.Options, Tesseraq.Options {
-  // CLAQ's options join the permitted records here when it comes.
+public sealed interface Method permits Rtn.Options, Gptq.Options, Awq.Options, Tesseraq.Options, Claq.Options {
 
-  /** The algorithm's name as tables and saved files print it: "RTN", "GPTQ", "AWQ", "TESSERAQ". */
+  /** The algorithm's name as tables and saved files print it: "RTN", "GPTQ", "AWQ", "TESSERAQ", "CLAQ". */
   String name();
 
   /**

@@ -20,7 +20,7 @@ public final class Quantize {
   /**
    * Works on {@code work}: each block is moved there, quantized, and moved back, so a model in host
    * memory larger than the GPU's memory can be quantized on the GPU one block at a time.
-   * {@code mask} (may be null) marks weights kept in 16 bits: RTN and GPTQ only.
+   * {@code mask} (may be null) marks weights kept in 16 bits: RTN, GPTQ and CLAQ only.
    */
   public static QuantizedModel run(Model m, Grid grid, Method method, Calibration cal, Mask mask, Progress progress,
       Device work) {
@@ -37,6 +37,7 @@ public final class Quantize {
           throw new IllegalArgumentException("TesseraQ does not keep weights in 16 bits; use GPTQ or RTN with a mask");
         yield Tesseraq.run(m, grid, cal, o, progress, work);
       }
+      case Claq.Options o -> Claq.run(m, grid, cal, mask, o, progress, work);
     };
   }
 }

@@ -83,10 +83,21 @@ public final class QuantizedModel implements AutoCloseable {
     return linears.values().stream().mapToLong(QuantizedLinear::kept).sum();
   }
 
-  /** The papers' convention: N·(1 − r) + 32·r, r the kept fraction (scales and zeros not counted). */
+  /**
+   * The papers' convention: N·(1 − r) + 32·r, r the kept fraction (scales and zeros not counted); CLAQ:
+   * each column's width, 16 per reserved weight, codebooks not counted ({@link QuantizedLinear#paperBits}).
+   */
   public double paperBits() {
+    if (linears.values().stream().anyMatch(l -> l.codebooks() != null))
+      return linears.values().stream().mapToDouble(QuantizedLinear::paperBits).sum() / weights();
     double r = (double) kept() / weights();
     return grid.bits() * (1 - r) + 32 * r;
+  }
+
+  /** Weights CLAQ left exact as outliers (its reservation), 0 for the other methods. */
+  public long reserved() {
+    return linears.values().stream().filter(l -> l.codebooks() != null)
+        .mapToLong(l -> java.util.Arrays.stream(l.codebooks().reservedPerColumn()).asLongStream().sum()).sum();
   }
 
   /** What storage really takes per weight: codes, every scale and zero, and kept weights at 32 bits. */
@@ -127,9 +138,13 @@ public final class QuantizedModel implements AutoCloseable {
       for (var l : b.linears()) {
         QuantizedLinear q = linears.get(l.name());
         t.put(l.name() + ".codes", q.codes());
-        t.put(l.name() + ".scales", q.scales());
-        t.put(l.name() + ".zeros", q.zeros());
+        if (q.scales() != null) t.put(l.name() + ".scales", q.scales());
+        if (q.zeros() != null) t.put(l.name() + ".zeros", q.zeros());
         if (q.keep() != null) t.put(l.name() + ".keep", q.keep());
+        if (q.codebooks() != null) {
+          t.put(l.name() + ".codebooks", q.codebooks().centroids());
+          t.put(l.name() + ".reserved", q.codebooks().reserved());
+        }
       }
     JsonObject j = new JsonObject();
     j.addProperty("format", "lowbit-quantized/1");
@@ -145,13 +160,16 @@ public final class QuantizedModel implements AutoCloseable {
     j.addProperty("storage_bits", storageBits());
     j.addProperty("seconds", seconds);
     JsonObject losses = new JsonObject();
-    JsonObject groups = new JsonObject();
+    JsonObject groups = new JsonObject(), columnBits = new JsonObject();
     for (var e : linears.entrySet()) {
       losses.addProperty(e.getKey(), e.getValue().loss());
       groups.add(e.getKey(), new com.google.gson.Gson().toJsonTree(e.getValue().groupOfColumn()));
+      if (e.getValue().codebooks() != null)
+        columnBits.add(e.getKey(), new com.google.gson.Gson().toJsonTree(e.getValue().codebooks().columnBits()));
     }
     j.add("loss", losses);
     j.add("group_of_column", groups);
+    if (!columnBits.isEmpty()) j.add("column_bits", columnBits); // CLAQ: each column's width
     try {
       Safetensors.write(folder.resolve("quantization.safetensors"), t, Map.of("format", "lowbit"));
       Files.writeString(folder.resolve("quantization.json"), new GsonBuilder().setPrettyPrinting().create().toJson(j));
@@ -182,9 +200,19 @@ public final class QuantizedModel implements AutoCloseable {
         String n = l.name();
         Tensor keep = st.names().contains(n + ".keep") ? st.load(n + ".keep", m.device()).escape() : null;
         int[] groups = new com.google.gson.Gson().fromJson(j.getAsJsonObject("group_of_column").get(n), int[].class);
-        ls.put(n, new QuantizedLinear(n, grid.bits(), grid.groupSize(), st.load(n + ".codes", m.device()).escape(),
-            st.load(n + ".scales", m.device()).escape(), st.load(n + ".zeros", m.device()).escape(), groups, keep,
-            keep == null ? 0 : keep.sum().itemLong(), j.getAsJsonObject("loss").get(n).getAsDouble()));
+        Tensor codes = st.load(n + ".codes", m.device()).escape();
+        Tensor scales = st.names().contains(n + ".scales") ? st.load(n + ".scales", m.device()).escape() : null;
+        Tensor zeros = st.names().contains(n + ".zeros") ? st.load(n + ".zeros", m.device()).escape() : null;
+        QuantizedLinear.Codebooks books = null;
+        if (st.names().contains(n + ".codebooks")) {
+          Tensor reserved = st.load(n + ".reserved", m.device()).escape();
+          int[] bits = new com.google.gson.Gson().fromJson(j.getAsJsonObject("column_bits").get(n), int[].class);
+          int[] keptPerColumn = keep == null ? new int[bits.length] : perColumn(keep);
+          books = new QuantizedLinear.Codebooks(st.load(n + ".codebooks", m.device()).escape(), bits, reserved,
+              perColumn(reserved), keptPerColumn);
+        }
+        ls.put(n, new QuantizedLinear(n, grid.bits(), grid.groupSize(), codes, scales, zeros, groups, keep,
+            keep == null ? 0 : keep.sum().itemLong(), j.getAsJsonObject("loss").get(n).getAsDouble(), books));
       }
     } catch (RuntimeException e) {
       m.close();
@@ -194,6 +222,13 @@ public final class QuantizedModel implements AutoCloseable {
     JsonObject options = j.has("options") ? j.getAsJsonObject("options") : new JsonObject(); // older files: defaults
     Method method = options(j.get("method").getAsString(), options);
     return new QuantizedModel(m, method, grid, ls, j.get("seconds").getAsDouble());
+  }
+
+  /** True entries per column of a bool mask [r, c]. */
+  private static int[] perColumn(Tensor mask) {
+    try (io.lowbit.torch.Scope s = io.lowbit.torch.Scope.open()) {
+      return mask.sum(0).toIntArray();
+    }
   }
 
   /** An options record as JSON, component by component (enums by name, paths as text). */
@@ -228,6 +263,7 @@ public final class QuantizedModel implements AutoCloseable {
       case "GPTQ" -> Gptq.Options.defaults();
       case "AWQ" -> Awq.Options.defaults();
       case "TESSERAQ" -> Tesseraq.Options.defaults();
+      case "CLAQ" -> Claq.Options.defaults();
       default -> throw new CheckpointException("unknown quantization method " + name);
     };
     try {

@@ -29,7 +29,7 @@ class KMeans1dTest {
     double run = 0;
     for (int i = 0; i < n; i++) cum[i] = run += weight[i];
     double[] c = new double[k], d2 = new double[n];
-    c[0] = x[reaching(cum, u[0] * cum[n - 1])];
+    c[0] = x[reaching(cum, u[0] * cum[n - 1], weight)];
     for (int i = 0; i < n; i++) d2[i] = ((double) x[i] - c[0]) * ((double) x[i] - c[0]);
     for (int t = 1; t < k; t++) {
       run = 0;
@@ -37,7 +37,7 @@ class KMeans1dTest {
       double[] cand = new double[trials], potential = new double[trials];
       double[][] d = new double[trials][n];
       for (int l = 0; l < trials; l++) {
-        cand[l] = x[reaching(cum, u[1 + (t - 1) * trials + l] * cum[n - 1])];
+        cand[l] = x[reaching(cum, u[1 + (t - 1) * trials + l] * cum[n - 1], weight)];
         for (int i = 0; i < n; i++) {
           d[l][i] = Math.min(d2[i], ((double) x[i] - cand[l]) * ((double) x[i] - cand[l]));
           potential[l] += weight[i] * d[l][i];
@@ -53,9 +53,9 @@ class KMeans1dTest {
   }
 
   /** The first index whose running sum reaches the threshold, at most n − 1. */
-  static int reaching(double[] cum, double threshold) {
+  static int reaching(double[] cum, double threshold, double[] weight) {
     int i = 0;
-    while (i < cum.length - 1 && cum[i] < threshold) i++;
+    while (i < cum.length - 1 && (cum[i] < threshold || weight[i] == 0)) i++;
     return i;
   }
 
@@ -168,6 +168,23 @@ class KMeans1dTest {
           for (int j = 0; j < k; j++) assertEquals((float) want[j], got[b * k + j], 0,
               "k " + k + " column " + b + " centroid " + j);
         }
+      }
+    }
+  }
+
+  @Test
+  void aValueLeftOutOfTheFitNeverBecomesACentroid() {
+    // 3 weighted values and 8 centroids: once all three are centroids the seeding's total is 0
+    // (CLAQ: a column whose weights TaCQ mostly keeps); the unweighted ±100 and 50 must stay out
+    float[][] x = {{100f, 1f, 2f, 3f, -100f, 50f}};
+    double[][] w = {{0, 1, 1, 1, 0, 0}};
+    for (long stream = 0; stream < 20; stream++) {
+      try (Scope s = Scope.open()) {
+        Tensor u = KMeans1d.uniforms(10, new long[] {stream}, 8, Device.defaultDevice());
+        for (float c : KMeans1d.lloyd(tensor(x), tensor(w), 8, u, 300).centroids().toFloatArray())
+          assertTrue(c == 1f || c == 2f || c == 3f, "centroid " + c + " (stream " + stream + ")");
+        for (double c : seed(x[0], w[0], 8, KMeans1d.uniforms(10, stream, 8)))
+          assertTrue(c == 1 || c == 2 || c == 3, "the oracle's centroid " + c);
       }
     }
   }

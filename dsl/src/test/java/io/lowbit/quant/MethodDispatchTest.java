@@ -68,7 +68,8 @@ class MethodDispatchTest {
   /** One record of each permitted type, TesseraQ's short enough for a unit test. */
   static List<Method> oneOfEach() {
     return List.of(Rtn.Options.defaults(), Gptq.Options.defaults(), Awq.Options.defaults(),
-        Tesseraq.Options.defaults().noCheckpoints().thresholds(List.of(0.5)).iterations(2).batch(2));
+        Tesseraq.Options.defaults().noCheckpoints().thresholds(List.of(0.5)).iterations(2).batch(2),
+        Claq.Options.defaults());
   }
 
   @Test
@@ -151,6 +152,7 @@ class MethodDispatchTest {
     List<Method> all = new ArrayList<>(oneOfEach());
     all.add(Tesseraq.Options.defaults().tenRounds().init(Tesseraq.Init.CLIP).checkpoints(dir.resolve("ck")).seed(7));
     all.add(Tesseraq.Options.defaults());
+    all.add(Claq.Options.defaults().adaptive(2.1).reserve(0.02, 0.005).exact().seed(3));
     for (Method method : all) {
       JsonObject json = JsonParser.parseString(QuantizedModel.optionsJson(method).toString()).getAsJsonObject();
       assertEquals(method, QuantizedModel.options(method.name(), json), method.label());

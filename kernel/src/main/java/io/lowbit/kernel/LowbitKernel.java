@@ -45,7 +45,8 @@ final class LowbitKernel extends BaseKernel {
       "import io.lowbit.model.Model;", "import io.lowbit.model.Models;", "import io.lowbit.model.Generation;",
       "import io.lowbit.data.Calibration;", "import io.lowbit.quant.Grid;", "import io.lowbit.quant.Method;",
       "import io.lowbit.quant.Mask;", "import io.lowbit.quant.QuantizedModel;", "import io.lowbit.quant.Tesseraq;",
-      "import io.lowbit.quant.Saliency.Score;", "import io.lowbit.torch.Device;", "import io.lowbit.quant.Export;");
+      "import io.lowbit.quant.Claq;", "import io.lowbit.quant.Export;",
+      "import io.lowbit.quant.Saliency.Score;", "import io.lowbit.torch.Device;");
 
   private static volatile LowbitKernel current;
   private static final boolean TRACE = System.getenv("LOWBIT_TRACE") != null;
