@@ -232,7 +232,8 @@ public final class Claq {
   public static Result quantize(Tensor weight, Tensor hessian, Options o, Tensor keep) {
     try (Scope s = Scope.open()) {
       long r = weight.size(0), c = weight.size(1);
-      Tensor w = weight.to(DType.F32).clone(), h = hessian.to(DType.F32).clone(), kp = keep;
+      Tensor w = weight.to(DType.F32).clone(), h = hessian.to(DType.F32).clone();
+      Tensor kp = keep == null || keep.device().equals(w.device()) ? keep : keep.to(w.device());
       // as IST-DASLab/gptq gptq.py: dead inputs are zeroed and get H_jj = 1
       Tensor dead = h.diagonal().eq(0.0);
       Tensor eye = Torch.call1("aten::eye", "", c, DType.F32, null, w.device());

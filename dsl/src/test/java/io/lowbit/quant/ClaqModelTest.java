@@ -44,7 +44,7 @@ class ClaqModelTest {
 
   @BeforeAll
   static void setUp() {
-    m = RandomModel.create(RandomModel.preset("tiny"), "random:tiny", Device.cpu(), 11);
+    m = RandomModel.create(RandomModel.preset("tiny"), "random:tiny", Device.defaultDevice(), 11); // masks and planted weights are made there too
     Random r = new Random(5);
     List<int[]> seqs = new ArrayList<>();
     for (int s = 0; s < 8; s++) {
