@@ -13,20 +13,23 @@ import io.lowbit.model.Progress;
  * on all windows of tinystories_val.txt by GPTQ's protocol ({@link Perplexity}).
  */
 record StoriesAcceptance(Model fp, Calibration cal, String val, Perplexity.Options po) implements AutoCloseable {
-  static StoriesAcceptance load() {
-    Model fp = Models.load(DataFiles.root() + "/data/models/stories260K");
-    String train = DataFiles.readText(DataFiles.find("text/tinystories_train_excerpt.txt"));
-    String val = DataFiles.readText(DataFiles.find("text/tinystories_val.txt"));
-    return new StoriesAcceptance(fp, Calibration.firstWindows("tinystories-train", fp.tokenizer(), train, 128, 512), val,
-        Perplexity.Options.defaults(fp));
-  }
+    static StoriesAcceptance load() {
+        Model fp = Models.load(DataFiles.root() + "/data/models/stories260K");
+        String train = DataFiles.readText(DataFiles.find("text/tinystories_train_excerpt.txt"));
+        String val = DataFiles.readText(DataFiles.find("text/tinystories_val.txt"));
+        return new StoriesAcceptance(
+                fp,
+                Calibration.firstWindows("tinystories-train", fp.tokenizer(), train, 128, 512),
+                val,
+                Perplexity.Options.defaults(fp));
+    }
 
-  double perplexity(Model m) {
-    return Perplexity.of(m, "val", val, po, Progress.NONE).perplexity();
-  }
+    double perplexity(Model m) {
+        return Perplexity.of(m, "val", val, po, Progress.NONE).perplexity();
+    }
 
-  @Override
-  public void close() {
-    fp.close();
-  }
+    @Override
+    public void close() {
+        fp.close();
+    }
 }

@@ -23,42 +23,60 @@ import java.util.Locale;
  * configs/quantization: 20 × 250).
  */
 public final class TesseraqTable {
-  private TesseraqTable() {}
+    private TesseraqTable() {}
 
-  public static void main(String[] args) {
-    int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 10;
-    int iterations = args.length > 1 ? Integer.parseInt(args[1]) : 50;
-    Tesseraq.Options to = Tesseraq.Options.defaults().noCheckpoints()
-        .thresholds(rounds == 10 ? Tesseraq.THRESHOLDS_10 : Tesseraq.THRESHOLDS).iterations(iterations);
-    try (StoriesAcceptance a = StoriesAcceptance.load()) {
-      Model fp = a.fp();
-      Calibration cal = a.cal();
-      double base = a.perplexity(fp);
-      StringBuilder out = new StringBuilder();
-      out.append(String.format(Locale.ROOT, "| grid | RTN | AWQ | GPTQ | TesseraQ | TesseraQ seconds |%n|---|---|---|---|---|---|%n"
-          + "| fp32 | %.4f | %.4f | %.4f | %.4f | |%n", base, base, base, base));
-      for (int bits : new int[] {3, 2})
-        for (int group : new int[] {-1, 32}) {
-          Grid g = Grid.bits(bits).groups(group);
-          double[] ppl = new double[4];
-          double secs = 0;
-          Method[] methods = {Rtn.Options.defaults(), Awq.Options.defaults(), Gptq.Options.defaults(), to};
-          for (int k = 0; k < methods.length; k++) {
-            Method m = methods[k];
-            Calibration c = m instanceof Rtn.Options ? null : cal;
-            try (QuantizedModel q = m instanceof Tesseraq.Options t ? Tesseraq.run(fp, g, cal, t, Progress.NONE, fp.device())
-                : Quantize.run(fp, g, m, c, null, Progress.NONE, Device.defaultDevice())) {
-              ppl[k] = a.perplexity(q.model());
-              if (m instanceof Tesseraq.Options) secs = q.seconds();
-            }
-          }
-          String row = String.format(Locale.ROOT, "| %s | %.4f | %.4f | %.4f | %.4f | %.1f |%n", g, ppl[0], ppl[1], ppl[2], ppl[3], secs);
-          System.err.print(row);
-          out.append(row);
+    public static void main(String[] args) {
+        int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 10;
+        int iterations = args.length > 1 ? Integer.parseInt(args[1]) : 50;
+        Tesseraq.Options to = Tesseraq.Options.defaults()
+                .noCheckpoints()
+                .thresholds(rounds == 10 ? Tesseraq.THRESHOLDS_10 : Tesseraq.THRESHOLDS)
+                .iterations(iterations);
+        try (StoriesAcceptance a = StoriesAcceptance.load()) {
+            Model fp = a.fp();
+            Calibration cal = a.cal();
+            double base = a.perplexity(fp);
+            StringBuilder out = new StringBuilder();
+            out.append(String.format(
+                    Locale.ROOT,
+                    "| grid | RTN | AWQ | GPTQ | TesseraQ | TesseraQ seconds |%n|---|---|---|---|---|---|%n"
+                            + "| fp32 | %.4f | %.4f | %.4f | %.4f | |%n",
+                    base,
+                    base,
+                    base,
+                    base));
+            for (int bits : new int[] {3, 2})
+                for (int group : new int[] {-1, 32}) {
+                    Grid g = Grid.bits(bits).groups(group);
+                    double[] ppl = new double[4];
+                    double secs = 0;
+                    Method[] methods = {Rtn.Options.defaults(), Awq.Options.defaults(), Gptq.Options.defaults(), to};
+                    for (int k = 0; k < methods.length; k++) {
+                        Method m = methods[k];
+                        Calibration c = m instanceof Rtn.Options ? null : cal;
+                        try (QuantizedModel q = m instanceof Tesseraq.Options t
+                                ? Tesseraq.run(fp, g, cal, t, Progress.NONE, fp.device())
+                                : Quantize.run(fp, g, m, c, null, Progress.NONE, Device.defaultDevice())) {
+                            ppl[k] = a.perplexity(q.model());
+                            if (m instanceof Tesseraq.Options) secs = q.seconds();
+                        }
+                    }
+                    String row = String.format(
+                            Locale.ROOT,
+                            "| %s | %.4f | %.4f | %.4f | %.4f | %.1f |%n",
+                            g,
+                            ppl[0],
+                            ppl[1],
+                            ppl[2],
+                            ppl[3],
+                            secs);
+                    System.err.print(row);
+                    out.append(row);
+                }
+            System.out.println();
+            System.out.println(
+                    "stories260K, perplexity on tinystories_val.txt; calibration " + cal + "; TesseraQ " + to);
+            System.out.print(out);
         }
-      System.out.println();
-      System.out.println("stories260K, perplexity on tinystories_val.txt; calibration " + cal + "; TesseraQ " + to);
-      System.out.print(out);
     }
-  }
 }

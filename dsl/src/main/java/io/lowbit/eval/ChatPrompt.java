@@ -13,38 +13,39 @@ import io.lowbit.model.Tokenizer;
  * newline, the user message.
  */
 public final class ChatPrompt {
-  private ChatPrompt() {}
+    private ChatPrompt() {}
 
-  public static String render(Tokenizer tok, String system, String user) {
-    String template = tok == null ? null : tok.chatTemplate();
-    if (template == null || template.isBlank()) return system + "\n" + user;
-    if (template.contains("<|start_header_id|>") && !template.contains("Cutting Knowledge Date"))
-      // Llama 3's template trims each message
-      return "<|begin_of_text|>" + llama3("system", system) + llama3("user", user)
-          + "<|start_header_id|>assistant<|end_header_id|>\n\n";
-    if (template.contains("<|im_start|>"))
-      return "<|im_start|>system\n" + system + "<|im_end|>\n<|im_start|>user\n" + user + "<|im_end|>\n"
-          + "<|im_start|>assistant\n";
-    throw new IllegalArgumentException("the tokenizer's chat template is neither Llama 3's nor ChatML; "
-        + "its prompts cannot be written here: " + template.substring(0, Math.min(80, template.length())));
-  }
+    public static String render(Tokenizer tok, String system, String user) {
+        String template = tok == null ? null : tok.chatTemplate();
+        if (template == null || template.isBlank()) return system + "\n" + user;
+        if (template.contains("<|start_header_id|>") && !template.contains("Cutting Knowledge Date"))
+            // Llama 3's template trims each message
+            return "<|begin_of_text|>" + llama3("system", system) + llama3("user", user)
+                    + "<|start_header_id|>assistant<|end_header_id|>\n\n";
+        if (template.contains("<|im_start|>"))
+            return "<|im_start|>system\n" + system + "<|im_end|>\n<|im_start|>user\n" + user + "<|im_end|>\n"
+                    + "<|im_start|>assistant\n";
+        throw new IllegalArgumentException("the tokenizer's chat template is neither Llama 3's nor ChatML; "
+                + "its prompts cannot be written here: " + template.substring(0, Math.min(80, template.length())));
+    }
 
-  /**
-   * The token id that ends the assistant's turn under the tokenizer's chat template ({@code <|eot_id|>},
-   * {@code <|im_end|>}), or -1: Hugging Face's generation stops there (the instruct models' generation
-   * configs list it as an EOS) even when the model config's EOS is another token.
-   */
-  public static int endOfTurn(Tokenizer tok) {
-    String template = tok == null ? null : tok.chatTemplate();
-    if (template == null || template.isBlank()) return -1;
-    String marker = template.contains("<|start_header_id|>") ? "<|eot_id|>"
-        : template.contains("<|im_start|>") ? "<|im_end|>" : null;
-    if (marker == null) return -1;
-    int[] ids = tok.encode(marker, false, false);
-    return ids.length == 1 ? ids[0] : -1;
-  }
+    /**
+     * The token id that ends the assistant's turn under the tokenizer's chat template ({@code <|eot_id|>},
+     * {@code <|im_end|>}), or -1: Hugging Face's generation stops there (the instruct models' generation
+     * configs list it as an EOS) even when the model config's EOS is another token.
+     */
+    public static int endOfTurn(Tokenizer tok) {
+        String template = tok == null ? null : tok.chatTemplate();
+        if (template == null || template.isBlank()) return -1;
+        String marker = template.contains("<|start_header_id|>")
+                ? "<|eot_id|>"
+                : template.contains("<|im_start|>") ? "<|im_end|>" : null;
+        if (marker == null) return -1;
+        int[] ids = tok.encode(marker, false, false);
+        return ids.length == 1 ? ids[0] : -1;
+    }
 
-  private static String llama3(String role, String content) {
-    return "<|start_header_id|>" + role + "<|end_header_id|>\n\n" + content.strip() + "<|eot_id|>";
-  }
+    private static String llama3(String role, String content) {
+        return "<|start_header_id|>" + role + "<|end_header_id|>\n\n" + content.strip() + "<|eot_id|>";
+    }
 }

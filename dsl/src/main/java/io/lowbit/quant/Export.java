@@ -13,17 +13,19 @@ import java.nio.file.Path;
  * Each writes config.json and the tokenizer's files beside the weights.
  */
 public enum Export {
-  GPTQ_FORMAT, HF_DENSE, LOWBIT;
+    GPTQ_FORMAT,
+    HF_DENSE,
+    LOWBIT;
 
-  public void write(QuantizedModel q, Path folder) {
-    switch (this) {
-      case GPTQ_FORMAT -> GptqFormat.export(q, folder);
-      case HF_DENSE -> {
-        try (Model bf16 = q.model().to(DType.BF16)) {
-          Models.save(bf16, folder);
+    public void write(QuantizedModel q, Path folder) {
+        switch (this) {
+            case GPTQ_FORMAT -> GptqFormat.export(q, folder);
+            case HF_DENSE -> {
+                try (Model bf16 = q.model().to(DType.BF16)) {
+                    Models.save(bf16, folder);
+                }
+            }
+            case LOWBIT -> PackedFormat.save(q, folder);
         }
-      }
-      case LOWBIT -> PackedFormat.save(q, folder);
     }
-  }
 }

@@ -11,25 +11,25 @@ import java.util.Map;
  * phase that spent it (a few syncs per block, no measurable cost).
  */
 final class PhaseClock {
-  private final Device work;
-  private final Map<String, Double> phases;
-  private long mark;
+    private final Device work;
+    private final Map<String, Double> phases;
+    private long mark;
 
-  PhaseClock(Device work, Map<String, Double> phases) {
-    this.work = work;
-    this.phases = phases;
-    start();
-  }
+    PhaseClock(Device work, Map<String, Double> phases) {
+        this.work = work;
+        this.phases = phases;
+        start();
+    }
 
-  void start() {
-    if (work.isCuda()) Cuda.synchronize(work.index());
-    mark = System.nanoTime();
-  }
+    void start() {
+        if (work.isCuda()) Cuda.synchronize(work.index());
+        mark = System.nanoTime();
+    }
 
-  void stop(String phase) {
-    if (work.isCuda()) Cuda.synchronize(work.index());
-    long now = System.nanoTime();
-    phases.merge(phase, (now - mark) / 1e9, Double::sum);
-    mark = now;
-  }
+    void stop(String phase) {
+        if (work.isCuda()) Cuda.synchronize(work.index());
+        long now = System.nanoTime();
+        phases.merge(phase, (now - mark) / 1e9, Double::sum);
+        mark = now;
+    }
 }

@@ -17,73 +17,73 @@ import java.util.Set;
  * }</pre>
  */
 public final class Scope implements AutoCloseable {
-  private static final ThreadLocal<ArrayDeque<Scope>> STACK = ThreadLocal.withInitial(ArrayDeque::new);
+    private static final ThreadLocal<ArrayDeque<Scope>> STACK = ThreadLocal.withInitial(ArrayDeque::new);
 
-  private final Set<Tensor> owned = Collections.newSetFromMap(new IdentityHashMap<>());
-  private final Thread thread = Thread.currentThread();
-  private boolean closed;
+    private final Set<Tensor> owned = Collections.newSetFromMap(new IdentityHashMap<>());
+    private final Thread thread = Thread.currentThread();
+    private boolean closed;
 
-  private Scope() {}
+    private Scope() {}
 
-  public static Scope open() {
-    Scope s = new Scope();
-    STACK.get().push(s);
-    return s;
-  }
-
-  /** The innermost open scope of this thread, or null. */
-  static Scope current() {
-    return STACK.get().peek();
-  }
-
-  void adopt(Tensor t) {
-    owned.add(t);
-    t.owner = this;
-  }
-
-  void forget(Tensor t) {
-    owned.remove(t);
-  }
-
-  /** Lets {@code t} outlive this scope: it moves to the enclosing scope, if any. */
-  public <T extends Tensor> T keep(T t) {
-    if (t == null) return null;
-    if (t.owner == this) {
-      owned.remove(t);
-      t.owner = null;
-      Scope parent = parentOf(this);
-      if (parent != null) parent.adopt(t);
+    public static Scope open() {
+        Scope s = new Scope();
+        STACK.get().push(s);
+        return s;
     }
-    return t;
-  }
 
-  private static Scope parentOf(Scope s) {
-    boolean found = false;
-    for (Scope x : STACK.get()) { // iterates innermost first
-      if (found) return x;
-      if (x == s) found = true;
+    /** The innermost open scope of this thread, or null. */
+    static Scope current() {
+        return STACK.get().peek();
     }
-    return null;
-  }
 
-  /** Tensors this scope will free. */
-  public int size() {
-    return owned.size();
-  }
-
-  @Override
-  public void close() {
-    if (closed) return;
-    if (Thread.currentThread() != thread)
-      throw new IllegalStateException("a Scope must be closed on the thread that opened it");
-    closed = true;
-    ArrayDeque<Scope> stack = STACK.get();
-    stack.remove(this);
-    Tensor[] all = owned.toArray(new Tensor[0]);
-    owned.clear();
-    for (Tensor t : all) {
-      t.owner = null;
-      t.close();
+    void adopt(Tensor t) {
+        owned.add(t);
+        t.owner = this;
     }
-  }
+
+    void forget(Tensor t) {
+        owned.remove(t);
+    }
+
+    /** Lets {@code t} outlive this scope: it moves to the enclosing scope, if any. */
+    public <T extends Tensor> T keep(T t) {
+        if (t == null) return null;
+        if (t.owner == this) {
+            owned.remove(t);
+            t.owner = null;
+            Scope parent = parentOf(this);
+            if (parent != null) parent.adopt(t);
+        }
+        return t;
+    }
+
+    private static Scope parentOf(Scope s) {
+        boolean found = false;
+        for (Scope x : STACK.get()) { // iterates innermost first
+            if (found) return x;
+            if (x == s) found = true;
+        }
+        return null;
+    }
+
+    /** Tensors this scope will free. */
+    public int size() {
+        return owned.size();
+    }
+
+    @Override
+    public void close() {
+        if (closed) return;
+        if (Thread.currentThread() != thread)
+            throw new IllegalStateException("a Scope must be closed on the thread that opened it");
+        closed = true;
+        ArrayDeque<Scope> stack = STACK.get();
+        stack.remove(this);
+        Tensor[] all = owned.toArray(new Tensor[0]);
+        owned.clear();
+        for (Tensor t : all) {
+            t.owner = null;
+            t.close();
+        }
+    }
 }

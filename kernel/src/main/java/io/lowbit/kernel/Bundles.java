@@ -11,41 +11,49 @@ import java.util.Map;
  * and convert every value ourselves ({@link Wire#json}).
  */
 final class Bundles {
-  private Bundles() {}
+    private Bundles() {}
 
-  private static final Field DATA = field("data");
-  private static final Field METADATA = field("metadata");
-  private static final Field TRANSIENT = field("transientData");
+    private static final Field DATA = field("data");
+    private static final Field METADATA = field("metadata");
+    private static final Field TRANSIENT = field("transientData");
 
-  private static Field field(String name) {
-    try {
-      Field f = DisplayData.class.getDeclaredField(name);
-      f.setAccessible(true);
-      return f;
-    } catch (ReflectiveOperationException e) {
-      throw new ExceptionInInitializerError("jupyter-jvm-basekernel's DisplayData has no field " + name);
+    private static Field field(String name) {
+        try {
+            Field f = DisplayData.class.getDeclaredField(name);
+            f.setAccessible(true);
+            return f;
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError("jupyter-jvm-basekernel's DisplayData has no field " + name);
+        }
     }
-  }
 
-  static JsonObject data(DisplayData d) { return part(DATA, d); }
-  static JsonObject metadata(DisplayData d) { return part(METADATA, d); }
-  static JsonObject transients(DisplayData d) { return part(TRANSIENT, d); }
-
-  private static JsonObject part(Field f, DisplayData d) {
-    try {
-      Object m = f.get(d);
-      return m instanceof Map<?, ?> map ? Wire.json(map).getAsJsonObject() : new JsonObject();
-    } catch (IllegalAccessException e) {
-      throw new IllegalStateException(e);
+    static JsonObject data(DisplayData d) {
+        return part(DATA, d);
     }
-  }
 
-  /** The content of display_data / execute_result / update_display_data. */
-  static JsonObject content(DisplayData d) {
-    JsonObject c = new JsonObject();
-    c.add("data", data(d));
-    c.add("metadata", metadata(d));
-    c.add("transient", transients(d));
-    return c;
-  }
+    static JsonObject metadata(DisplayData d) {
+        return part(METADATA, d);
+    }
+
+    static JsonObject transients(DisplayData d) {
+        return part(TRANSIENT, d);
+    }
+
+    private static JsonObject part(Field f, DisplayData d) {
+        try {
+            Object m = f.get(d);
+            return m instanceof Map<?, ?> map ? Wire.json(map).getAsJsonObject() : new JsonObject();
+        } catch (IllegalAccessException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** The content of display_data / execute_result / update_display_data. */
+    static JsonObject content(DisplayData d) {
+        JsonObject c = new JsonObject();
+        c.add("data", data(d));
+        c.add("metadata", metadata(d));
+        c.add("transient", transients(d));
+        return c;
+    }
 }
