@@ -27,6 +27,8 @@ if [ $with_tests = 1 ]; then
     mvn -q -B -Dstyle.color=never -DskipTests package >/dev/null
   fi
   cp dsl/target/lowbit-dsl-*-tests.jar "$out/test/tests/"
+  # the tests' independent Python readers, where the tests look for them (relative to the root)
+  mkdir -p "$out/dsl/src/test/python" && cp dsl/src/test/python/*.py "$out/dsl/src/test/python/"
   mvn -q -B -Dstyle.color=never dependency:copy -Dartifact="org.junit.platform:junit-platform-console-standalone:$junit_console" \
       -DoutputDirectory="$out/test" >/dev/null
   mv "$out/test/junit-platform-console-standalone-$junit_console.jar" "$out/test/junit-platform-console-standalone.jar"
