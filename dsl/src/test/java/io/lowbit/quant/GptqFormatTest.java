@@ -166,10 +166,33 @@ class GptqFormatTest {
         return w;
     }
 
+    /**
+     * The first Python with numpy: Debian's (install.sh puts numpy there for the tests), else the one
+     * on PATH (a GPU server's, which has torch and numpy). $LOWBIT_PYTHON overrides.
+     */
+    static final String PYTHON = pythonWithNumpy();
+
+    private static String pythonWithNumpy() {
+        String given = System.getenv("LOWBIT_PYTHON");
+        if (given != null && !given.isBlank()) return given;
+        for (String py : new String[] {"/usr/bin/python3", "python3"}) {
+            try {
+                Process p = new ProcessBuilder(py, "-c", "import numpy")
+                        .redirectErrorStream(true)
+                        .start();
+                p.getInputStream().readAllBytes();
+                if (p.waitFor() == 0) return py;
+            } catch (IOException | InterruptedException e) {
+                // not this one
+            }
+        }
+        return "/usr/bin/python3"; // its error then names the missing module
+    }
+
     static Path python(Path folder) throws IOException, InterruptedException {
         Path out = folder.resolve("python-dequantized.safetensors");
         Path script = TestData.root().resolve("dsl/src/test/python/read_gptq.py");
-        Process p = new ProcessBuilder("/usr/bin/python3", script.toString(), folder.toString(), out.toString())
+        Process p = new ProcessBuilder(PYTHON, script.toString(), folder.toString(), out.toString())
                 .redirectErrorStream(true)
                 .start();
         String log = new String(p.getInputStream().readAllBytes());
