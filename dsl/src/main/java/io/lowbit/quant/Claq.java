@@ -3,7 +3,6 @@ package io.lowbit.quant;
 import io.lowbit.data.Calibration;
 import io.lowbit.model.BlockStructure;
 import io.lowbit.model.Interrupts;
-import io.lowbit.model.Linear;
 import io.lowbit.model.Model;
 import io.lowbit.model.Progress;
 import io.lowbit.torch.DType;
@@ -13,7 +12,6 @@ import io.lowbit.torch.Tensor;
 import io.lowbit.torch.Torch;
 import java.util.Arrays;
 import java.util.Comparator;
-import java.util.List;
 import java.util.stream.IntStream;
 
 /**
@@ -585,36 +583,11 @@ public final class Claq {
             throw new IllegalArgumentException("CLAQ adaptive β = " + o.beta() + " mixes " + o.lowBits() + " and "
                     + o.highBits() + " bits: quantize with bits(" + o.lowBits() + ")");
         Options layer = o.bits(grid.bits());
-        return BlockLoop.onCopy(m, o, grid, out -> {
-            Model q = out.q;
-            PhaseClock clock = new PhaseClock(work, out.phases);
-            BlockLoop.run(q, cal, work, progress, "CLAQ blocks", new BlockLoop.Step() {
-                @Override
-                public void block(int i, List<Tensor> inputs) {
-                    for (BlockStructure.Group group : BlockStructure.GROUPS) {
-                        Interrupts.check();
-                        List<Linear> ls = group.of(q.blocks().get(i));
-                        try (Hessian h = new Hessian(ls.get(0).inFeatures(), work)) { // one input, one Hessian
-                            clock.start();
-                            Gptq.collect(q, i, ls.get(0), h, inputs);
-                            clock.stop("hessian");
-                            for (Linear l : ls) {
-                                Tensor keep = mask == null ? null : mask.on(l.name(), work);
-                                Result r = quantize(l.weight(), h.matrix(), layer, keep);
-                                l.setWeight(r.weight().to(l.weight().dtype()).escape());
-                                r.weight().close();
-                                out.layers.put(l.name(), QuantizedLinear.claq(l.name(), grid, r, keep, q.device()));
-                            }
-                            clock.stop("sweep");
-                        }
-                    }
-                }
-
-                @Override
-                public void propagated(int i) {
-                    clock.stop("propagate");
-                }
-            });
+        return Gptq.trueSequential(m, grid, cal, mask, o, progress, work, "CLAQ blocks", (l, hessian, keep, home) -> {
+            Result r = quantize(l.weight(), hessian, layer, keep);
+            l.setWeight(r.weight().to(l.weight().dtype()).escape());
+            r.weight().close();
+            return QuantizedLinear.claq(l.name(), grid, r, keep, home);
         });
     }
 

@@ -324,10 +324,39 @@ public final class Gptq {
     public static QuantizedModel run(
             Model m, Grid grid, Calibration cal, Mask mask, Options o, Progress progress, Device work) {
         if (cal == null) throw new IllegalArgumentException("GPTQ needs a calibration set");
-        return BlockLoop.onCopy(m, o, grid, out -> {
+        return trueSequential(m, grid, cal, mask, o, progress, work, "GPTQ blocks", (l, hessian, keep, home) -> {
+            Result r = quantize(l.weight(), hessian, grid, keep, o);
+            l.setWeight(r.weight().to(l.weight().dtype()).escape());
+            r.weight().close();
+            return QuantizedLinear.stored(
+                    l.name(), grid, r.codes(), r.scales(), r.zeros(), r.groupOfColumn(), keep, r.loss(), home);
+        });
+    }
+
+    /** One linear in the walk below: quantize it against its group's Hessian, set its weight, return its record. */
+    interface LayerStep {
+        QuantizedLinear apply(Linear l, Tensor hessian, Tensor keep, Device home);
+    }
+
+    /**
+     * The model walk GPTQ and CLAQ share (llama.py): block by block on the quantized chain, the linears in
+     * true-sequential groups ({@link BlockStructure#GROUPS}), one Hessian per group from the partly quantized
+     * block, {@code step} on each linear of the group; Hessians, sweeps and propagation timed per phase.
+     */
+    static QuantizedModel trueSequential(
+            Model m,
+            Grid grid,
+            Calibration cal,
+            Mask mask,
+            Method method,
+            Progress progress,
+            Device work,
+            String what,
+            LayerStep step) {
+        return BlockLoop.onCopy(m, method, grid, out -> {
             Model q = out.q;
             PhaseClock clock = new PhaseClock(work, out.phases);
-            BlockLoop.run(q, cal, work, progress, "GPTQ blocks", new BlockLoop.Step() {
+            BlockLoop.run(q, cal, work, progress, what, new BlockLoop.Step() {
                 @Override
                 public void block(int i, List<Tensor> inputs) {
                     for (BlockStructure.Group group : BlockStructure.GROUPS) {
@@ -340,21 +369,7 @@ public final class Gptq {
                             clock.stop("hessian");
                             for (Linear l : ls) {
                                 Tensor keep = mask == null ? null : mask.on(l.name(), work);
-                                Result r = quantize(l.weight(), h.matrix(), grid, keep, o);
-                                l.setWeight(r.weight().to(l.weight().dtype()).escape());
-                                r.weight().close();
-                                out.layers.put(
-                                        l.name(),
-                                        QuantizedLinear.stored(
-                                                l.name(),
-                                                grid,
-                                                r.codes(),
-                                                r.scales(),
-                                                r.zeros(),
-                                                r.groupOfColumn(),
-                                                keep,
-                                                r.loss(),
-                                                q.device()));
+                                out.layers.put(l.name(), step.apply(l, h.matrix(), keep, q.device()));
                             }
                             clock.stop("sweep");
                         }
